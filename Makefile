@@ -1,0 +1,36 @@
+# Every target builds or reuses the local venv by itself: a fresh clone needs only python3 >= 3.11.
+PY ?= python3
+B := .venv/bin
+V := .venv/.installed
+
+.PHONY: demo test soak lint check bench lock clean
+
+$(V): pyproject.toml requirements.lock
+	$(PY) -m venv .venv
+	$(B)/python -m pip install -q --disable-pip-version-check uv==0.13.9
+	$(B)/uv pip install -q --python $(B)/python -r requirements.lock
+	$(B)/uv pip install -q --python $(B)/python --no-deps -e .
+	touch $@
+
+demo: $(V)
+	$(B)/trilat demo
+
+test: $(V)
+	$(B)/pytest -n 2 --dist loadgroup $(if $(T),-x -k $(T))
+
+soak: $(V)
+	$(B)/pytest -m soak -p no:randomly
+
+lint: $(V)
+	$(B)/ruff format --check . && $(B)/ruff check . && $(B)/mypy && $(B)/lint-imports
+
+check: lint test
+
+bench: $(V)
+	for f in bench/bench_*.py; do $(B)/python $$f || exit 1; done
+
+lock:
+	$(B)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock -q
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

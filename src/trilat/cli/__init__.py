@@ -1,0 +1,1 @@
+"""The ``trilat`` command line."""

@@ -1,0 +1,1 @@
+"""Pure domain core: labels, agreements, policy, items, audit. No IO."""

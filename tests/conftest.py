@@ -1,0 +1,20 @@
+"""Suite-wide fixtures: where the shared reference data lives, and the skip when it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("TRILAT_SHARED", REPO.parent / "shared"))
+SHARED_DATA = SHARED / "data"
+
+
+def shared_file(relative: str) -> Path:
+    """Path of a file under ``../shared/data``; skips the calling test when it is absent."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"reference data not present: {path}")
+    return path

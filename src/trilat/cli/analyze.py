@@ -6,7 +6,9 @@ import importlib
 
 import typer
 
-app = typer.Typer(help="Run analytics over track files and print JSON events.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run analytics over track files and print JSON events.", no_args_is_help=True
+)
 
 for _module in ("trilat.cli.analyze_maritime", "trilat.cli.analyze_air"):
     try:

@@ -39,32 +39,24 @@ def _number(value: float) -> str:
         raise ValueError("NaN and Infinity cannot be canonicalized")
     if value == 0:
         return "0"
-    if value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    text = repr(value)  # shortest round-trip digits
-    mantissa, _, exp_text = text.partition("e")
-    sign = "-" if mantissa.startswith("-") else ""
-    mantissa = mantissa.lstrip("-")
+    sign = "-" if value < 0 else ""
+    # repr gives the shortest digits that round-trip; split it into digits × 10**exponent.
+    mantissa, _, exp_text = repr(abs(value)).partition("e")
     int_part, _, frac_part = mantissa.partition(".")
     digits = (int_part + frac_part).lstrip("0")
-    exponent = int(exp_text or 0) + len(int_part.lstrip("0") or "") if int_part != "0" else 0
-    if int_part == "0":
-        stripped = frac_part.lstrip("0")
-        exponent = int(exp_text or 0) - (len(frac_part) - len(stripped))
-        digits = stripped
-    else:
-        exponent = int(exp_text or 0) + len(int_part)
+    point = len(int_part) + int(exp_text or 0)  # decimal point position relative to int_part
+    point -= len(int_part + frac_part) - len((int_part + frac_part).lstrip("0"))
     digits = digits.rstrip("0") or "0"
-    k, n = len(digits), exponent
+    k, n = len(digits), point  # value = 0.DIGITS × 10**n
     if k <= n <= 21:
         return sign + digits + "0" * (n - k)
     if 0 < n <= 21:
         return sign + digits[:n] + "." + digits[n:]
     if -6 < n <= 0:
         return sign + "0." + "0" * (-n) + digits
-    e = n - 1
+    exponent = n - 1
     tail = ("." + digits[1:]) if k > 1 else ""
-    return f"{sign}{digits[0]}{tail}e{'+' if e > 0 else '-'}{abs(e)}"
+    return f"{sign}{digits[0]}{tail}e{'+' if exponent > 0 else '-'}{abs(exponent)}"
 
 
 def _encode(value: Any, out: list[str]) -> None:

@@ -1,0 +1,366 @@
+"""What SQLite and PostgreSQL stores share: the queries, the write transaction and the audit
+append. Internal, unstable: use ``open_store``.
+
+Every write runs under one writer lock (a thread lock here, plus ``BEGIN IMMEDIATE`` in
+SQLite or a transaction-scoped advisory lock in PostgreSQL), so cursors and audit indexes
+are handed out in commit order and the compact Merkle state never forks.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from trilat.core.errors import StoreError
+from trilat.store._merkle import CompactRange, leaf_hash
+from trilat.store.base import (
+    AuditEntry,
+    AuditLeaf,
+    ItemFilter,
+    ItemRow,
+    StoredCheckpoint,
+    StoredItem,
+    User,
+)
+from trilat.store.schema import MIGRATIONS_TABLE, statements
+
+_ITEM_COLUMNS = (
+    "seq, id, kind, created, classification, originator_nation, topics, document, digest, "
+    "supersedes, recalled_by"
+)
+
+
+class SqlStore:
+    """A store over one DB-API connection; subclasses supply the dialect."""
+
+    url: str
+    migrations: tuple[str, ...] = ()
+    _integrity_errors: tuple[type[BaseException], ...] = ()
+    _database_errors: tuple[type[BaseException], ...] = ()
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._closed = False
+
+    # ----- dialect hooks -------------------------------------------------------------
+    def _cursor(self) -> Any:
+        raise NotImplementedError
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """A write transaction holding the store's writer lock; commits on exit."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _sql(self, text: str) -> str:
+        return text
+
+    # ----- helpers ---------------------------------------------------------------------
+    def _query(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            self._check_open()
+            try:
+                cursor = self._cursor()
+                cursor.execute(self._sql(text), tuple(params))
+                rows = cursor.fetchall()
+                self._end_read()
+            except self._database_errors as exc:
+                self._end_read(failed=True)
+                raise StoreError(f"store read failed: {type(exc).__name__}") from exc
+            return [tuple(row) for row in rows]
+
+    def _end_read(self, *, failed: bool = False) -> None:
+        """Close the implicit read transaction (PostgreSQL); nothing for SQLite."""
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("store is closed")
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        with self._lock:
+            self._check_open()
+            try:
+                with self._transaction() as cursor:
+                    yield cursor
+            except self._integrity_errors as exc:
+                raise StoreError(f"store refused the write: {_first_line(exc)}") from exc
+            except self._database_errors as exc:
+                raise StoreError(f"store write failed: {type(exc).__name__}") from exc
+
+    def _x(self, cursor: Any, text: str, params: Sequence[Any] = ()) -> Any:
+        cursor.execute(self._sql(text), tuple(params))
+        return cursor
+
+    def migrate(self) -> None:
+        """Apply the missing migrations; refuse a store newer than this code."""
+        with self._write() as cursor:
+            self._x(cursor, MIGRATIONS_TABLE)
+            rows = self._x(cursor, "SELECT version FROM schema_migrations").fetchall()
+            applied = {row[0] for row in rows}
+            newest = max(applied, default=0)
+            if newest > len(self.migrations):
+                raise StoreError(
+                    f"store schema version {newest} is newer than this trilat "
+                    f"({len(self.migrations)})"
+                )
+            for version, script in enumerate(self.migrations, start=1):
+                if version in applied:
+                    continue
+                for statement in statements(script):
+                    self._x(cursor, statement)
+                self._x(
+                    cursor,
+                    "INSERT INTO schema_migrations (version, applied) VALUES (?, ?)",
+                    (version, datetime.now(UTC).isoformat()),
+                )
+
+    # ----- audit ----------------------------------------------------------------------
+    def _load_range(self, cursor: Any) -> CompactRange:
+        size, blob = self._x(cursor, "SELECT size, hashes FROM audit_state WHERE id = 1").fetchone()
+        blob = bytes(blob)
+        return CompactRange(int(size), [blob[i : i + 32] for i in range(0, len(blob), 32)])
+
+    def _append_leaves(self, cursor: Any, entries: Sequence[AuditEntry]) -> int:
+        compact = self._load_range(cursor)
+        for entry in entries:
+            digest = leaf_hash(entry.data)
+            self._x(
+                cursor,
+                "INSERT INTO audit_leaves (idx, event, item_id, data, leaf_hash) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (compact.size, entry.event, entry.item_id, entry.data, digest),
+            )
+            compact.append(digest)
+        self._x(
+            cursor,
+            "UPDATE audit_state SET size = ?, hashes = ? WHERE id = 1",
+            (compact.size, b"".join(compact.hashes)),
+        )
+        return compact.size
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> int:
+        with self._write() as cursor:
+            return self._append_leaves(cursor, entries)
+
+    def audit_size(self) -> int:
+        return int(self._query("SELECT size FROM audit_state WHERE id = 1")[0][0])
+
+    def audit_state(self) -> tuple[int, list[bytes]]:
+        size, blob = self._query("SELECT size, hashes FROM audit_state WHERE id = 1")[0]
+        blob = bytes(blob)
+        return int(size), [blob[i : i + 32] for i in range(0, len(blob), 32)]
+
+    def audit_leaves(self, start: int, end: int) -> list[AuditLeaf]:
+        rows = self._query(
+            "SELECT idx, event, item_id, data, leaf_hash FROM audit_leaves "
+            "WHERE idx >= ? AND idx < ? ORDER BY idx",
+            (start, end),
+        )
+        return [AuditLeaf(int(r[0]), r[1], r[2], bytes(r[3]), bytes(r[4])) for r in rows]
+
+    def save_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        with self._write() as cursor:
+            self._x(
+                cursor,
+                "INSERT INTO checkpoints (size, root, text) VALUES (?, ?, ?) "
+                "ON CONFLICT (size) DO NOTHING",
+                (checkpoint.size, checkpoint.root, checkpoint.text),
+            )
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        rows = self._query("SELECT size, root, text FROM checkpoints ORDER BY size")
+        return [StoredCheckpoint(int(r[0]), bytes(r[1]), r[2]) for r in rows]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        rows = self._query("SELECT size, root, text FROM checkpoints ORDER BY size DESC LIMIT 1")
+        return StoredCheckpoint(int(rows[0][0]), bytes(rows[0][1]), rows[0][2]) if rows else None
+
+    # ----- items ----------------------------------------------------------------------
+    def _insert_item(self, cursor: Any, row: ItemRow) -> int:
+        extent = row.extent or (None, None, None, None)
+        self._x(
+            cursor,
+            "INSERT INTO items (id, kind, created, classification, originator_nation, topics, "
+            "document, digest, min_lon, min_lat, max_lon, max_lat, supersedes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.id,
+                row.kind,
+                row.created,
+                row.classification,
+                row.originator_nation,
+                json.dumps(list(row.topics)),
+                row.document,
+                row.digest,
+                *extent,
+                row.supersedes,
+            ),
+        )
+        seq = int(self._x(cursor, "SELECT seq FROM items WHERE id = ?", (row.id,)).fetchone()[0])
+        for topic in sorted(set(row.topics)):
+            self._x(cursor, "INSERT INTO item_topics (topic, seq) VALUES (?, ?)", (topic, seq))
+        return seq
+
+    def append_item(self, row: ItemRow, audit: AuditEntry) -> int:
+        return self.append_items([(row, audit)])[0]
+
+    def append_items(self, rows: Sequence[tuple[ItemRow, AuditEntry]]) -> list[int]:
+        with self._write() as cursor:
+            seqs = [self._insert_item(cursor, row) for row, _ in rows]
+            self._append_leaves(cursor, [audit for _, audit in rows])
+            return seqs
+
+    def recall_item(self, target_id: str, row: ItemRow, audit: AuditEntry) -> int:
+        with self._write() as cursor:
+            found = self._x(
+                cursor, "SELECT recalled_by FROM items WHERE id = ?", (target_id,)
+            ).fetchone()
+            if found is None:
+                raise StoreError(f"no item {target_id} to recall")
+            if found[0] is not None:
+                raise StoreError(f"item {target_id} is already recalled")
+            seq = self._insert_item(cursor, row)
+            self._x(
+                cursor,
+                "UPDATE items SET document = NULL, recalled_by = ? WHERE id = ?",
+                (row.id, target_id),
+            )
+            self._append_leaves(cursor, [audit])
+            return seq
+
+    def get_item(self, item_id: str) -> StoredItem | None:
+        rows = self._query(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,))  # noqa: S608
+        return _stored(rows[0]) if rows else None
+
+    def read_after(
+        self,
+        cursor: int,
+        limit: int,
+        where: ItemFilter | None = None,
+        *,
+        include_recalled: bool = False,
+    ) -> list[StoredItem]:
+        clauses = ["seq > ?"]
+        params: list[Any] = [cursor]
+        if not include_recalled:
+            clauses.append("recalled_by IS NULL")
+        if where is not None:
+            if where.kind is not None:
+                clauses.append("kind = ?")
+                params.append(where.kind)
+            if where.since is not None:
+                clauses.append("created >= ?")
+                params.append(where.since)
+            if where.bbox is not None:
+                west, south, east, north = where.bbox
+                clauses.append("min_lon <= ? AND max_lon >= ? AND min_lat <= ? AND max_lat >= ?")
+                params.extend([east, west, north, south])
+            if where.topic is not None:
+                clauses.append(
+                    "seq IN (SELECT seq FROM item_topics WHERE topic = ? "
+                    "OR (topic > ? AND topic < ?))"
+                )
+                params.extend([where.topic, where.topic + ".", where.topic + "/"])
+        params.append(limit)
+        rows = self._query(
+            f"SELECT {_ITEM_COLUMNS} FROM items WHERE {' AND '.join(clauses)} "  # noqa: S608 - clauses are literals
+            "ORDER BY seq LIMIT ?",
+            params,
+        )
+        return [_stored(row) for row in rows]
+
+    def head(self) -> int:
+        rows = self._query("SELECT MAX(seq) FROM items")
+        return int(rows[0][0] or 0)
+
+    # ----- blobs ----------------------------------------------------------------------
+    def put_blob(self, sha256: str, data: bytes) -> None:
+        with self._write() as cursor:
+            self._x(
+                cursor,
+                "INSERT INTO blobs (sha256, size, data) VALUES (?, ?, ?) "
+                "ON CONFLICT (sha256) DO NOTHING",
+                (sha256, len(data), data),
+            )
+
+    def get_blob(self, sha256: str) -> bytes | None:
+        rows = self._query("SELECT data FROM blobs WHERE sha256 = ?", (sha256,))
+        return bytes(rows[0][0]) if rows else None
+
+    # ----- users ----------------------------------------------------------------------
+    def add_user(self, user: User) -> None:
+        with self._write() as cursor:
+            taken = self._x(cursor, "SELECT 1 FROM users WHERE name = ?", (user.name,)).fetchone()
+            if taken:
+                raise StoreError(f"user {user.name!r} already exists")
+            self._x(
+                cursor,
+                "INSERT INTO users (name, nationality, clearance, roles, token_hash, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    user.name,
+                    user.nationality,
+                    user.clearance,
+                    ",".join(user.roles),
+                    user.token_hash,
+                    datetime.now(UTC).isoformat(),
+                ),
+            )
+
+    def user_by_token(self, token_hash: str) -> User | None:
+        rows = self._query(
+            "SELECT name, nationality, clearance, roles, token_hash FROM users "
+            "WHERE token_hash = ?",
+            (token_hash,),
+        )
+        return _user(rows[0]) if rows else None
+
+    def users(self) -> list[User]:
+        rows = self._query(
+            "SELECT name, nationality, clearance, roles, token_hash FROM users ORDER BY name"
+        )
+        return [_user(row) for row in rows]
+
+    # ----- meta -----------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._write() as cursor:
+            self._x(
+                cursor,
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+
+def _stored(row: tuple[Any, ...]) -> StoredItem:
+    return StoredItem(
+        seq=int(row[0]),
+        id=row[1],
+        kind=row[2],
+        created=row[3],
+        classification=int(row[4]),
+        originator_nation=row[5],
+        topics=tuple(json.loads(row[6])),
+        document=row[7],
+        digest=row[8],
+        supersedes=row[9],
+        recalled_by=row[10],
+    )
+
+
+def _user(row: tuple[Any, ...]) -> User:
+    roles = tuple(role for role in str(row[3]).split(",") if role)
+    return User(row[0], row[1], int(row[2]), roles, row[4])
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

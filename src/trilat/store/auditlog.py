@@ -1,0 +1,147 @@
+"""The audit leaves a node writes, and the check that its stored log is untampered.
+
+A leaf is the RFC 8785 canonical JSON of ``{"event", "item", "at", "actor", ...}``; an
+``accept`` leaf carries the SHA-256 ``digest`` of the envelope document, so the log proves
+what was accepted without holding the body (a recall may delete the body; the leaf stays).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from trilat.core.canonical import canonical_json
+from trilat.store._merkle import CompactRange, leaf_hash
+from trilat.store.base import AuditEntry, Store, StoredCheckpoint
+
+EVENTS: Final = frozenset(
+    {"accept", "release", "refuse", "view", "consent", "recall", "user", "checkpoint"}
+)
+
+
+def document_digest(document: str) -> str:
+    """Hex SHA-256 of the canonical JSON of an envelope document (given as JSON text)."""
+    return hashlib.sha256(canonical_json(json.loads(document))).hexdigest()
+
+
+def audit_entry(
+    event: str, *, at: str, actor: str, item_id: str | None = None, **detail: Any
+) -> AuditEntry:
+    """A leaf for *event* by *actor* at *at*; *detail* holds ids, nations, rules (no bodies)."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown audit event: {event!r}")
+    document: dict[str, Any] = {"event": event, "at": at, "actor": actor}
+    if item_id is not None:
+        document["item"] = item_id
+    document.update({key: value for key, value in detail.items() if value is not None})
+    return AuditEntry(event, item_id, canonical_json(document))
+
+
+@dataclass
+class Verification:
+    """The outcome of ``verify_log``: ``problems`` is empty when the log is intact."""
+
+    leaves: int = 0
+    items: int = 0
+    checkpoints: int = 0
+    root: bytes = b""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+ITEM_EVENTS: Final = frozenset({"accept", "consent", "recall"})
+"""Events whose leaf records a new item of the node (with its digest)."""
+
+CheckpointCheck = Callable[[StoredCheckpoint], None]
+"""Raises (AuditError, SignatureError) unless a stored checkpoint's signature verifies."""
+
+
+def _leaves(store: Store, size: int, batch: int = 5000) -> Iterator[Any]:
+    for start in range(0, size, batch):
+        yield from store.audit_leaves(start, min(size, start + batch))
+
+
+def verify_log(store: Store, check_checkpoint: CheckpointCheck | None = None) -> Verification:
+    """Recompute every leaf hash and the tree; check checkpoints and every item's digest.
+
+    Each problem names the first bad leaf index or item id it found.
+    """
+    result = Verification()
+    size, hashes = store.audit_state()
+    checkpoints = {checkpoint.size: checkpoint for checkpoint in store.checkpoints()}
+    accepted: dict[str, tuple[int, str]] = {}
+    compact = CompactRange()
+    for leaf in _leaves(store, size):
+        if leaf.index != compact.size:
+            result.problems.append(f"audit leaf {compact.size} is missing")
+            return result
+        if leaf_hash(leaf.data) != leaf.leaf_hash:
+            result.problems.append(f"audit leaf {leaf.index} was altered (hash mismatch)")
+            return result
+        try:
+            document = json.loads(leaf.data)
+        except ValueError:
+            result.problems.append(f"audit leaf {leaf.index} is not JSON")
+            return result
+        if document.get("event") != leaf.event or document.get("item") != leaf.item_id:
+            result.problems.append(f"audit leaf {leaf.index} columns disagree with its data")
+            return result
+        if leaf.event in ITEM_EVENTS and leaf.item_id is not None and "digest" in document:
+            accepted[leaf.item_id] = (leaf.index, str(document.get("digest")))
+        compact.append(leaf.leaf_hash)
+        checkpoint = checkpoints.get(compact.size)
+        if checkpoint is not None:
+            if checkpoint.root != compact.root():
+                result.problems.append(
+                    f"checkpoint at size {checkpoint.size} does not match the leaves "
+                    f"(first bad leaf is at or before {leaf.index})"
+                )
+                return result
+    result.leaves = compact.size
+    result.root = compact.root()
+    if compact.size != size or compact.hashes != hashes:
+        result.problems.append(f"stored Merkle state disagrees with the {compact.size} leaves")
+        return result
+    for checkpoint in checkpoints.values():
+        if checkpoint.size > size:
+            result.problems.append(f"checkpoint at size {checkpoint.size} is beyond the log")
+            return result
+        if check_checkpoint is not None:
+            try:
+                check_checkpoint(checkpoint)
+            except Exception as exc:  # any failure of the check is a verification problem
+                result.problems.append(f"checkpoint at size {checkpoint.size}: {exc}")
+                return result
+        result.checkpoints += 1
+    seen: set[str] = set()
+    cursor = 0
+    while True:
+        batch = store.read_after(cursor, 5000, include_recalled=True)
+        if not batch:
+            break
+        for item in batch:
+            cursor = item.seq
+            seen.add(item.id)
+            result.items += 1
+            leaf_info = accepted.get(item.id)
+            if leaf_info is None:
+                result.problems.append(f"item {item.id} has no accept leaf in the audit log")
+                return result
+            if item.document is None:
+                continue  # recalled: the tombstone keeps only the digest
+            if document_digest(item.document) != leaf_info[1] or item.digest != leaf_info[1]:
+                result.problems.append(
+                    f"item {item.id} was altered: it differs from audit leaf {leaf_info[0]}"
+                )
+                return result
+    for item_id, (index, _) in accepted.items():
+        if item_id not in seen:
+            result.problems.append(f"item {item_id} of audit leaf {index} is missing")
+            return result
+    return result

@@ -1,0 +1,98 @@
+"""The SQL tables of a node store, as numbered migrations per dialect.
+
+``schema_migrations`` records each applied version; opening a store applies the missing
+ones in order inside one transaction. A store written by a newer trilat is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+_COMMON_V1: Final = """
+CREATE TABLE item_topics (
+    topic TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (topic, seq)
+);
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    nationality TEXT NOT NULL,
+    clearance INTEGER NOT NULL,
+    roles TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL
+);
+CREATE TABLE audit_leaves (
+    idx BIGINT PRIMARY KEY,
+    event TEXT NOT NULL,
+    item_id TEXT,
+    data {blob} NOT NULL,
+    leaf_hash {blob} NOT NULL
+);
+CREATE INDEX audit_leaves_item ON audit_leaves (item_id);
+CREATE TABLE audit_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    size BIGINT NOT NULL,
+    hashes {blob} NOT NULL
+);
+INSERT INTO audit_state (id, size, hashes) VALUES (1, 0, {empty_blob});
+CREATE TABLE checkpoints (
+    size BIGINT PRIMARY KEY,
+    root {blob} NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE TABLE blobs (
+    sha256 TEXT PRIMARY KEY,
+    size BIGINT NOT NULL,
+    data {blob} NOT NULL
+);
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE INDEX items_kind ON items (kind, seq);
+CREATE INDEX items_created ON items (created);
+CREATE INDEX items_extent ON items (min_lon, max_lon, min_lat, max_lat);
+"""
+
+_ITEMS: Final = """
+CREATE TABLE items (
+    seq {seq},
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    created TEXT NOT NULL,
+    classification INTEGER NOT NULL,
+    originator_nation TEXT NOT NULL,
+    topics TEXT NOT NULL,
+    document TEXT,
+    digest TEXT NOT NULL,
+    min_lon DOUBLE PRECISION,
+    min_lat DOUBLE PRECISION,
+    max_lon DOUBLE PRECISION,
+    max_lat DOUBLE PRECISION,
+    supersedes TEXT,
+    recalled_by TEXT
+);
+"""
+
+SQLITE_MIGRATIONS: Final[tuple[str, ...]] = (
+    _ITEMS.format(seq="INTEGER PRIMARY KEY AUTOINCREMENT")
+    + _COMMON_V1.format(blob="BLOB", empty_blob="X''"),
+)
+
+POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
+    _ITEMS.format(seq="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+    + _COMMON_V1.format(blob="BYTEA", empty_blob="''::bytea"),
+)
+
+MIGRATIONS_TABLE: Final = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    applied TEXT NOT NULL
+)
+"""
+
+
+def statements(script: str) -> list[str]:
+    """Split a migration into its statements (no semicolons inside our literals)."""
+    return [part.strip() for part in script.split(";") if part.strip()]

@@ -39,14 +39,23 @@ def run_guarded(app: Any) -> int:
     if "--debug" in sys.argv:
         sys.argv.remove("--debug")
     try:
-        app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        # Without standalone mode click *returns* the code of a raised typer.Exit
+        # (e.g. from fail()) instead of raising it; a command's own return value is None.
+        returned = app(standalone_mode=False)
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return int(exc.exit_code or 0)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         stderr.print("aborted")
         return EXIT_FAILURE
     except click.ClickException as exc:  # usage errors: bad option, missing argument
         exc.show()
+        return EXIT_BAD_INPUT
+    except typer.TyperException as exc:  # the same, from the click that typer vendors
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            stderr.print(f"error: {exc}", markup=False, soft_wrap=True)
         return EXIT_BAD_INPUT
     except TrilatError as exc:
         if debug:
@@ -58,4 +67,4 @@ def run_guarded(app: Any) -> int:
             raise
         stderr.print(f"[red]error:[/red] {exc}", markup=True, soft_wrap=True)
         return EXIT_FAILURE
-    return EXIT_OK
+    return returned if isinstance(returned, int) else EXIT_OK

@@ -55,10 +55,12 @@ __all__ = [
     "Label",
     "Tlp",
     "check_tetragraphs",
+    "dissem_markings",
     "format_banner",
     "format_portion",
     "is_nation",
     "is_tetragraph",
+    "ordered_codes",
     "parse_label",
     "render_national",
     "roll_up",
@@ -202,8 +204,8 @@ def _code_key(code: str) -> tuple[bool, bool, str]:
     return (code != "USA", len(code) == 4, code)
 
 
-def _ordered(codes: Iterable[str]) -> list[str]:
-    """USA first, then trigraphs alphabetically, then tetragraphs alphabetically."""
+def ordered_codes(codes: Iterable[str]) -> list[str]:
+    """Country codes in render order: USA, then trigraphs, then tetragraphs, each A–Z."""
     return sorted(codes, key=_code_key)
 
 
@@ -669,12 +671,14 @@ def _parts(label: Label, banner: bool) -> list[tuple[str, str]]:
     for name in label.dissem:
         parts.append((name, name if banner else _PORTION_CONTROL.get(name, name)))
     if label.rel_to:
-        parts.append(("REL TO", "REL TO " + ", ".join(_ordered(label.rel_to))))
+        parts.append(("REL TO", "REL TO " + ", ".join(ordered_codes(label.rel_to))))
     if label.eyes_only:
         suffix = " EYES ONLY" if banner else " EYES"
-        parts.append(("EYES", "/".join(_ordered(label.eyes_only)) + suffix))
+        parts.append(("EYES", "/".join(ordered_codes(label.eyes_only)) + suffix))
     if label.display_only:
-        parts.append(("DISPLAY ONLY", "DISPLAY ONLY " + ", ".join(_ordered(label.display_only))))
+        parts.append(
+            ("DISPLAY ONLY", "DISPLAY ONLY " + ", ".join(ordered_codes(label.display_only)))
+        )
     parts.sort(key=lambda part: _RANK.get(part[0], len(_RANK)))
     return parts
 

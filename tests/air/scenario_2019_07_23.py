@@ -43,7 +43,7 @@ CSV_PATH: Final = Path(__file__).parent / "data" / "kadiz-2019-07-23.csv"
 def kst(clock: str) -> datetime:
     """A KST wall-clock time on 2019-07-23 ("HH:MM" or "HH:MM:SS") as UTC."""
     parts = [int(p) for p in clock.split(":")]
-    hours, minutes, seconds = (parts + [0])[:3]
+    hours, minutes, seconds = ([*parts, 0])[:3]
     return DAY + timedelta(hours=hours, minutes=minutes, seconds=seconds)
 
 

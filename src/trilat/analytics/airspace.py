@@ -43,6 +43,7 @@ Pure functions, no IO, no clock.
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -307,9 +308,7 @@ def clean_track(
     params = params or AirspaceParams()
     if not fixes:
         raise ValueError("clean_track needs at least one fix")
-    out_of_order = sum(
-        1 for before, after in zip(fixes, fixes[1:], strict=False) if after.time < before.time
-    )
+    out_of_order = sum(1 for before, after in itertools.pairwise(fixes) if after.time < before.time)
     ordered = sorted(fixes, key=lambda fix: fix.time)  # stable: first received wins a tie
     kept: list[Fix] = []
     duplicates = conflicts = 0
@@ -324,7 +323,7 @@ def clean_track(
         kept.append(normal)
     gaps = sum(
         1
-        for before, after in zip(kept, kept[1:], strict=False)
+        for before, after in itertools.pairwise(kept)
         if (after.time - before.time).total_seconds() > params.max_gap_s
     )
     nations = tuple(sorted({fix.nation for fix in kept if fix.nation}))

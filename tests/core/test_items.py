@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.strategies import labels
 from trilat.core import _crypto
 from trilat.core.errors import DecodeError, LabelError, SignatureError
 from trilat.core.items import (
@@ -32,15 +33,6 @@ USA_KEY = _crypto.generate_private_key()
 JPN_KEY = _crypto.generate_private_key()
 USA = Originator(node="usa-1", nation="USA")
 AT = datetime(2023, 12, 19, 9, 30, 15, 123456, tzinfo=UTC)
-
-BANNERS = (
-    "UNCLASSIFIED",
-    "UNCLASSIFIED//FOUO",
-    "CONFIDENTIAL//REL TO USA, KOR",
-    "SECRET//REL TO USA, JPN, KOR",
-    "SECRET//NOFORN",
-    "TOP SECRET//ORCON/NOFORN",
-)
 
 
 def _item(**changes: Any) -> Item:
@@ -96,7 +88,7 @@ def envelopes(draw: st.DrawFn) -> Envelope:
     at = draw(_times)
     item = Item(
         kind=draw(st.sampled_from(sorted(KINDS))),
-        label=parse_label(draw(st.sampled_from(BANNERS))),
+        label=draw(labels(with_owner=False)),
         topics=tuple(draw(st.lists(_topics, min_size=1, max_size=3, unique=True))),
         body=draw(_bodies),
         recipients=tuple(draw(st.lists(st.sampled_from(["USA", "JPN", "KOR"]), unique=True))),

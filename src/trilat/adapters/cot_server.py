@@ -1,0 +1,912 @@
+"""A Cursor-on-Target relay: TCP and TLS listeners, outbound links, every delivery label-checked.
+
+The relay behaves like a TAK server's broadcast: an event from one connection goes to every
+other connection allowed to see it, or, when it carries ``<marti><dest …/></marti>``, only to
+the named recipients. It knows nothing about users, stores or policy; it is handed three seams:
+
+* ``authenticate(info) -> viewer | None`` decides who is on a new connection (``None`` closes
+  it). ``info`` carries the listener, the peer address, a TLS client certificate's subject and
+  fingerprint, and a token from a TAK ``<auth><cot username=… password=…/></auth>`` message when
+  the listener asks for one.
+* ``may_deliver(label, viewer) -> bool`` says whether an event of that label may be written to
+  that viewer's connection (the node passes a function that calls ``Policy.may_view``). Answers
+  are cached per (label, connection) for ``decision_ttl`` seconds and dropped by
+  :meth:`CotServer.invalidate_decisions`; an exception counts as "no".
+* ``sink(event, viewer)`` receives every accepted inbound event *after* it has been fanned out.
+
+Inbound label: each listener (or outbound link) declares the label its data carries; an event's
+own ``<__trilat label="…"/>`` mark can only make it stricter (the two are rolled up). A mark that
+does not parse refuses the event. Outbound, every event carries its label in ``access`` and in
+``<__trilat label="…"/>``.
+
+Hot path (the GIL trap): one parse per event, one rendering of its outbound bytes, a cached
+decision per recipient, and one write per recipient per read. Each connection has a bounded
+backlog used only while its socket is not draining; past ``max_queue_bytes`` the oldest events
+are dropped and counted (or, with ``slow_client="disconnect"``, the connection is closed), so a
+slow reader never stalls the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import ssl
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Generic, Literal, TypeVar
+
+from defusedxml.ElementTree import fromstring as _defused_fromstring
+
+from trilat.adapters.cot import (
+    DELETE_TYPE,
+    PING_TYPE,
+    PONG_TYPE,
+    CotEvent,
+    CotLimits,
+    CotStreamDecoder,
+    LabelMarks,
+    format_event,
+    label_marks,
+    render_event,
+)
+from trilat.core.clock import Clock, SystemClock
+from trilat.core.errors import LabelError, TrilatError
+from trilat.core.labels import Classification, Label, parse_label, roll_up
+
+__all__ = [
+    "ConnectionInfo",
+    "CotServer",
+    "CotStats",
+    "Listener",
+    "OutboundLink",
+    "Viewer",
+    "client_tls_context",
+    "server_tls_context",
+]
+
+_log = logging.getLogger(__name__)
+
+V = TypeVar("V")
+
+_AUTH_CLOSE = b"</auth>"
+_MAX_AUTH_BYTES = 16 * 1024
+_STORE_SWEEP_SECONDS = 1.0
+_LABEL_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """A person (or partner system) on the other end of a CoT connection."""
+
+    name: str
+    nation: str
+    clearance: Classification
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """What is known about a new connection when it is authenticated."""
+
+    listener: str
+    peer: tuple[str, int]
+    tls: bool = False
+    certificate_subject: Mapping[str, str] = field(default_factory=dict)
+    certificate_sha256: str | None = None
+    username: str | None = None
+    token: str | None = field(default=None, repr=False)
+    outbound: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """One listening socket and the label of the data its clients send.
+
+    ``auth="message"`` makes every client send a TAK ``<auth>`` message first; its password
+    reaches ``authenticate`` as ``ConnectionInfo.token``. With ``ssl`` set, clients connect with
+    TLS and (if the context requires it) a client certificate.
+    """
+
+    host: str
+    port: int
+    label: Label
+    name: str = "cot"
+    ssl: ssl.SSLContext | None = None
+    auth: Literal["none", "message"] = "none"
+    auth_timeout: float = 10.0
+
+
+@dataclass(slots=True)
+class CotStats:
+    """Counters of one relay since it started."""
+
+    connections: int = 0
+    accepted: int = 0
+    delivered: int = 0
+    withheld: int = 0
+    stale: int = 0
+    pings: int = 0
+    deletes: int = 0
+    directed: int = 0
+    dropped_slow: int = 0
+    disconnected_slow: int = 0
+    unauthenticated: int = 0
+    bad_label: int = 0
+    sink_errors: int = 0
+    garbage_bytes: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            name: getattr(self, name) for name in self.__slots__ if name != "rejected"
+        }
+        out["rejected"] = dict(self.rejected)
+        return out
+
+
+@dataclass(slots=True)
+class _LabelEntry:
+    number: int
+    label: Label
+    marks: LabelMarks
+
+
+@dataclass(slots=True)
+class _Stored:
+    data: bytes
+    entry: _LabelEntry
+    stale_at: float  # POSIX seconds
+    origin: object | None  # the connection it came from, so it is not echoed back
+
+
+class _Connection(asyncio.Protocol, Generic[V]):
+    """One CoT socket, inbound or outbound."""
+
+    def __init__(
+        self,
+        server: CotServer[V],
+        *,
+        listener: str,
+        label: Label,
+        auth: Literal["none", "message"] = "none",
+        auth_timeout: float = 10.0,
+        viewer: V | None = None,
+        outbound: bool = False,
+        tls: bool = False,
+        on_lost: Callable[[], None] | None = None,
+    ) -> None:
+        self.server = server
+        self.listener = listener
+        self.outbound = outbound
+        self.tls = tls
+        self.auth = auth
+        self.auth_timeout = auth_timeout
+        self.viewer: V | None = viewer
+        self.label_entry = server._intern(label)
+        self.owner = label.owner
+        self.decoder = CotStreamDecoder(server.limits)
+        self.transport: asyncio.Transport | None = None
+        self.peer: tuple[str, int] = ("", 0)
+        self.admitted = False
+        self.closed = False
+        self.paused = False
+        self.pending: list[bytes] = []
+        self.backlog: deque[bytes] = deque()
+        self.backlog_bytes = 0
+        self.allowed: dict[int, bool] = {}
+        self.label_cache: dict[str, _LabelEntry | None] = {}
+        self.callsign: str | None = None
+        self.uid: str | None = None
+        self.dropped = 0
+        self._auth_buffer = b""
+        self._auth_timer: asyncio.TimerHandle | None = None
+        self._seen_rejected = 0
+        self._on_lost = on_lost
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if not isinstance(transport, asyncio.Transport):  # pragma: no cover - streams only
+            raise TypeError("CoT connections need a stream transport")
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.peer = (str(peer[0]), int(peer[1]))
+        transport.set_write_buffer_limits(high=self.server.transport_buffer_bytes)
+        if self.viewer is not None:  # an outbound link: the partner is configured
+            self.server._admit(self)
+        elif self.auth == "message":
+            loop = asyncio.get_running_loop()
+            self._auth_timer = loop.call_later(self.auth_timeout, self._auth_expired)
+        else:
+            self._authenticate(None, None)
+
+    def data_received(self, data: bytes) -> None:
+        if self.admitted:
+            self.server._ingest(self, data)
+        elif not self.closed:
+            self._read_auth(data)
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.backlog and self.transport is not None and not self.closed:
+            data = b"".join(self.backlog)
+            self.backlog.clear()
+            self.backlog_bytes = 0
+            self.transport.write(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+        self.server._remove(self)
+        if self._on_lost is not None:
+            self._on_lost()
+
+    # -- authentication --------------------------------------------------------------------
+
+    def _certificate(self) -> tuple[dict[str, str], str | None]:
+        if self.transport is None:
+            return {}, None
+        subject: dict[str, str] = {}
+        peercert = self.transport.get_extra_info("peercert")
+        if isinstance(peercert, dict):
+            for rdn in peercert.get("subject", ()):
+                for key, value in rdn:
+                    subject[str(key)] = str(value)
+        fingerprint = None
+        ssl_object = self.transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            der = ssl_object.getpeercert(binary_form=True)
+            if der:
+                fingerprint = hashlib.sha256(der).hexdigest()
+        return subject, fingerprint
+
+    def _authenticate(self, username: str | None, token: str | None) -> None:
+        subject, fingerprint = self._certificate()
+        info = ConnectionInfo(
+            listener=self.listener,
+            peer=self.peer,
+            tls=self.tls,
+            certificate_subject=subject,
+            certificate_sha256=fingerprint,
+            username=username,
+            token=token,
+            outbound=self.outbound,
+        )
+        try:
+            viewer = self.server.authenticate(info)
+        except Exception:
+            _log.exception("cot.authenticate_failed listener=%s peer=%s", self.listener, self.peer)
+            viewer = None
+        if viewer is None:
+            self.server.stats.unauthenticated += 1
+            _log.warning("cot.unauthenticated listener=%s peer=%s", self.listener, self.peer)
+            self.close()
+            return
+        self.viewer = viewer
+        self.server._admit(self)
+
+    def _read_auth(self, data: bytes) -> None:
+        buffer = self._auth_buffer + data
+        end = buffer.find(_AUTH_CLOSE)
+        if end < 0:
+            if len(buffer) > _MAX_AUTH_BYTES or b"<event" in buffer:
+                self._refuse_auth("no <auth> message before other data")
+                return
+            self._auth_buffer = buffer
+            return
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+            self._auth_timer = None
+        start = buffer.find(b"<auth")
+        message, rest = buffer[start : end + len(_AUTH_CLOSE)], buffer[end + len(_AUTH_CLOSE) :]
+        self._auth_buffer = b""
+        if start < 0 or b"<event" in buffer[:start]:
+            self._refuse_auth("no <auth> message before other data")
+            return
+        try:
+            root = _defused_fromstring(message, forbid_dtd=True)
+        except Exception:  # malformed or forbidden XML: refuse, whatever it was
+            self._refuse_auth("malformed <auth> message")
+            return
+        cot = root.find("cot")
+        if root.tag != "auth" or cot is None:
+            self._refuse_auth("<auth> message without <cot>")
+            return
+        self._authenticate(cot.get("username"), cot.get("password"))
+        if self.admitted and rest:
+            self.server._ingest(self, rest)
+
+    def _refuse_auth(self, reason: str) -> None:
+        self.server.stats.unauthenticated += 1
+        _log.warning(
+            "cot.auth_refused listener=%s peer=%s reason=%s", self.listener, self.peer, reason
+        )
+        self.close()
+
+    def _auth_expired(self) -> None:
+        self._auth_timer = None
+        if not self.admitted and not self.closed:
+            self._refuse_auth("no <auth> message in time")
+
+    # -- output ----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        data = self.pending
+        self.pending = []
+        if self.closed or self.transport is None:
+            return
+        if not self.paused:
+            self.transport.write(b"".join(data) if len(data) > 1 else data[0])
+            return
+        backlog = self.backlog
+        for item in data:
+            backlog.append(item)
+            self.backlog_bytes += len(item)
+        limit = self.server.max_queue_bytes
+        if self.backlog_bytes <= limit:
+            return
+        if self.server.slow_client == "disconnect":
+            self.server.stats.disconnected_slow += 1
+            _log.warning(
+                "cot.slow_client_disconnected listener=%s peer=%s backlog=%d",
+                self.listener,
+                self.peer,
+                self.backlog_bytes,
+            )
+            self.abort()
+            return
+        dropped = 0
+        while self.backlog_bytes > limit and backlog:
+            self.backlog_bytes -= len(backlog.popleft())
+            dropped += 1
+        self.dropped += dropped
+        self.server.stats.dropped_slow += dropped
+
+    def send_now(self, data: bytes) -> None:
+        self.pending.append(data)
+        self.flush()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+        self.closed = True
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+        self.closed = True
+        self.backlog.clear()
+        self.backlog_bytes = 0
+
+
+class OutboundLink:
+    """A connection this relay keeps open to another TAK server, reconnecting with backoff."""
+
+    def __init__(
+        self,
+        server: CotServer[V],
+        host: str,
+        port: int,
+        *,
+        label: Label,
+        viewer: V,
+        name: str,
+        ssl_context: ssl.SSLContext | None,
+        server_hostname: str | None,
+        reconnect: bool,
+        max_backoff: float,
+    ) -> None:
+        self.host, self.port, self.name = host, port, name
+        self._server = server
+        self._label = label
+        self._viewer = viewer
+        self._ssl = ssl_context
+        self._server_hostname = server_hostname
+        self._reconnect = reconnect
+        self._max_backoff = max_backoff
+        self._lost = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.connection: _Connection[V] | None = None
+        self.attempts = 0
+
+    async def _open(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._lost.clear()
+        await loop.create_connection(
+            lambda: _Connection(
+                self._server,
+                listener=self.name,
+                label=self._label,
+                viewer=self._viewer,
+                outbound=True,
+                tls=self._ssl is not None,
+                on_lost=self._lost.set,
+            ),
+            self.host,
+            self.port,
+            ssl=self._ssl,
+            server_hostname=self._server_hostname if self._ssl is not None else None,
+        )
+
+    async def run_first(self) -> None:
+        """Connect once (raising on failure), then keep the link up in the background."""
+        self.attempts += 1
+        await self._open()
+        self._connected.set()
+        self._task = asyncio.get_running_loop().create_task(self._supervise())
+
+    async def _supervise(self) -> None:
+        backoff = 0.25
+        while not self._stopping:
+            await self._lost.wait()
+            self._connected.clear()
+            if self._stopping or not self._reconnect:
+                return
+            while not self._stopping:
+                await asyncio.sleep(backoff)
+                self.attempts += 1
+                try:
+                    await self._open()
+                except (OSError, ssl.SSLError) as exc:
+                    _log.warning("cot.link_retry link=%s error=%s", self.name, type(exc).__name__)
+                    backoff = min(backoff * 2, self._max_backoff)
+                    continue
+                backoff = 0.25
+                self._connected.set()
+                _log.info("cot.link_up link=%s peer=%s:%d", self.name, self.host, self.port)
+                break
+
+    async def wait_connected(self, timeout: float) -> None:
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    async def close(self) -> None:
+        self._stopping = True
+        self._lost.set()
+        for connection in list(self._server._connections):
+            if connection.outbound and connection.listener == self.name:
+                connection.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+class CotServer(Generic[V]):
+    """The relay; see the module docstring for its seams and guarantees."""
+
+    def __init__(
+        self,
+        *,
+        authenticate: Callable[[ConnectionInfo], V | None],
+        may_deliver: Callable[[Label, V], bool],
+        sink: Callable[[CotEvent, V], None] | None = None,
+        clock: Clock | None = None,
+        limits: CotLimits | None = None,
+        max_queue_bytes: int = 16 * 1024 * 1024,
+        transport_buffer_bytes: int = 1024 * 1024,
+        slow_client: Literal["drop-oldest", "disconnect"] = "drop-oldest",
+        max_stored: int = 10_000,
+        decision_ttl: float = 5.0,
+    ) -> None:
+        if slow_client not in ("drop-oldest", "disconnect"):
+            raise ValueError(f"unknown slow-client policy {slow_client!r}")
+        self.authenticate = authenticate
+        self.may_deliver = may_deliver
+        self.sink = sink
+        self.clock: Clock = clock or SystemClock()
+        self.limits = limits or CotLimits()
+        self.max_queue_bytes = max_queue_bytes
+        self.transport_buffer_bytes = transport_buffer_bytes
+        self.slow_client = slow_client
+        self.max_stored = max_stored
+        self.decision_ttl = decision_ttl
+        self.stats = CotStats()
+        self._connections: list[_Connection[V]] = []
+        self._labels: dict[Label, _LabelEntry] = {}
+        self._stored: dict[str, _Stored] = {}
+        self._servers: list[asyncio.Server] = []
+        self._links: list[OutboundLink] = []
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._closed_rejected: Counter[str] = Counter()
+        self._closed_garbage = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def listen(self, listener: Listener) -> tuple[str, int]:
+        """Open *listener*; returns the bound address (port 0 picks a free port)."""
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: _Connection(
+                self,
+                listener=listener.name,
+                label=listener.label,
+                auth=listener.auth,
+                auth_timeout=listener.auth_timeout,
+                tls=listener.ssl is not None,
+            ),
+            listener.host,
+            listener.port,
+            ssl=listener.ssl,
+            reuse_address=True,
+        )
+        self._servers.append(server)
+        self._start_housekeeping()
+        address = server.sockets[0].getsockname()
+        _log.info(
+            "cot.listening listener=%s address=%s:%d tls=%s",
+            listener.name,
+            address[0],
+            address[1],
+            listener.ssl is not None,
+        )
+        return str(address[0]), int(address[1])
+
+    async def connect(
+        self,
+        host: str,
+        port: int,
+        *,
+        label: Label,
+        viewer: V,
+        name: str = "link",
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        reconnect: bool = True,
+        max_backoff: float = 30.0,
+    ) -> OutboundLink:
+        """Client mode: open a link to another TAK server and relay both ways through it.
+
+        *viewer* stands for everyone behind that server (what may be written to it is decided
+        as for any connection); *label* is the label of what it sends. The first connection
+        attempt raises on failure; later drops are retried with exponential backoff.
+        """
+        link = OutboundLink(
+            self,
+            host,
+            port,
+            label=label,
+            viewer=viewer,
+            name=name,
+            ssl_context=ssl_context,
+            server_hostname=server_hostname,
+            reconnect=reconnect,
+            max_backoff=max_backoff,
+        )
+        await link.run_first()
+        self._links.append(link)
+        self._start_housekeeping()
+        return link
+
+    async def close(self) -> None:
+        """Stop listening, close every link and connection."""
+        for link in self._links:
+            await link.close()
+        self._links.clear()
+        for server in self._servers:
+            server.close()
+        for connection in list(self._connections):
+            connection.close()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+            self._housekeeping = None
+
+    def _start_housekeeping(self) -> None:
+        if self._housekeeping is None:
+            self._housekeeping = asyncio.get_running_loop().create_task(self._housekeep())
+
+    async def _housekeep(self) -> None:
+        last_flush = time.monotonic()
+        while True:
+            await asyncio.sleep(_STORE_SWEEP_SECONDS)
+            self.expire_stored()
+            if time.monotonic() - last_flush >= self.decision_ttl:
+                self.invalidate_decisions()
+                last_flush = time.monotonic()
+
+    # -- public operations -----------------------------------------------------------------
+
+    @property
+    def connections(self) -> list[ConnectionInfo]:
+        """The admitted connections, for status displays."""
+        return [
+            ConnectionInfo(listener=c.listener, peer=c.peer, tls=c.tls, outbound=c.outbound)
+            for c in self._connections
+        ]
+
+    def invalidate_decisions(self) -> None:
+        """Forget cached delivery decisions (call when users, clearances or agreements change)."""
+        for connection in self._connections:
+            connection.allowed.clear()
+
+    def expire_stored(self) -> int:
+        """Drop stored events whose stale time has passed; returns how many."""
+        now = self.clock.now().timestamp()
+        expired = [uid for uid, stored in self._stored.items() if stored.stale_at <= now]
+        for uid in expired:
+            del self._stored[uid]
+        return len(expired)
+
+    @property
+    def stored_uids(self) -> list[str]:
+        return list(self._stored)
+
+    def publish(self, event: CotEvent, label: Label) -> int:
+        """Send a locally originated event to every connection allowed to see *label*.
+
+        Returns the number of connections written to. The event is stored for late joiners
+        like any other (unless directed or already stale).
+        """
+        if event.stale <= self.clock.now():
+            self.stats.stale += 1
+            return 0
+        entry = self._intern(label)
+        event.label = entry.label
+        data = render_event(event, entry.marks)
+        return self._fan_out(None, event, entry, data)
+
+    def snapshot_stats(self) -> CotStats:
+        """Counters, with the parse refusals of live connections included."""
+        stats = CotStats(**{name: getattr(self.stats, name) for name in CotStats.__slots__})
+        stats.rejected = Counter(self._closed_rejected)
+        stats.garbage_bytes = self._closed_garbage
+        for connection in self._connections:
+            stats.rejected.update(connection.decoder.rejected)
+            stats.garbage_bytes += connection.decoder.garbage_bytes
+        stats.connections = len(self._connections)
+        return stats
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _intern(self, label: Label) -> _LabelEntry:
+        entry = self._labels.get(label)
+        if entry is None:
+            entry = _LabelEntry(len(self._labels), label, label_marks(label))
+            self._labels[label] = entry
+        return entry
+
+    def _event_label(self, connection: _Connection[V], text: str) -> _LabelEntry | None:
+        cache = connection.label_cache
+        if text in cache:
+            return cache[text]
+        try:
+            claimed = parse_label(text, owner=connection.owner)
+            entry: _LabelEntry | None = self._intern(
+                roll_up([connection.label_entry.label, claimed])
+            )
+        except LabelError as exc:
+            _log.warning(
+                "cot.bad_label listener=%s peer=%s reason=%s",
+                connection.listener,
+                connection.peer,
+                exc.reason,
+            )
+            entry = None
+        if len(cache) >= _LABEL_CACHE_SIZE:
+            cache.clear()
+        cache[text] = entry
+        return entry
+
+    def _decide(self, connection: _Connection[V], entry: _LabelEntry) -> bool:
+        viewer = connection.viewer
+        if viewer is None:
+            return False
+        try:
+            allowed = self.may_deliver(entry.label, viewer) is True
+        except TrilatError as exc:
+            _log.warning("cot.decision_failed listener=%s error=%s", connection.listener, exc)
+            allowed = False
+        except Exception:
+            _log.exception("cot.decision_failed listener=%s", connection.listener)
+            allowed = False
+        connection.allowed[entry.number] = allowed
+        return allowed
+
+    def _admit(self, connection: _Connection[V]) -> None:
+        connection.admitted = True
+        self._connections.append(connection)
+        self.stats.connections = len(self._connections)
+        _log.info(
+            "cot.connected listener=%s peer=%s outbound=%s",
+            connection.listener,
+            connection.peer,
+            connection.outbound,
+        )
+        now = self.clock.now().timestamp()
+        for stored in self._stored.values():
+            if stored.stale_at <= now or stored.origin is connection:
+                continue
+            allowed = connection.allowed.get(stored.entry.number)
+            if allowed is None:
+                allowed = self._decide(connection, stored.entry)
+            if allowed:
+                connection.pending.append(stored.data)
+        if connection.pending:
+            connection.flush()
+
+    def _remove(self, connection: _Connection[V]) -> None:
+        if connection in self._connections:
+            self._connections.remove(connection)
+        self._closed_rejected.update(connection.decoder.rejected)
+        self._closed_garbage += connection.decoder.garbage_bytes
+        self.stats.connections = len(self._connections)
+        for stored in self._stored.values():
+            if stored.origin is connection:
+                stored.origin = None
+        if connection.admitted:
+            _log.info(
+                "cot.disconnected listener=%s peer=%s dropped=%d",
+                connection.listener,
+                connection.peer,
+                connection.dropped,
+            )
+
+    def _note_refusals(self, connection: _Connection[V]) -> None:
+        decoder = connection.decoder
+        total = decoder.rejected.total()
+        if total != connection._seen_rejected:
+            connection._seen_rejected = total
+            _log.warning(
+                "cot.refused listener=%s peer=%s total=%d last=%s",
+                connection.listener,
+                connection.peer,
+                total,
+                decoder.last_error,
+            )
+
+    def _ingest(self, source: _Connection[V], data: bytes) -> None:
+        events = source.decoder.feed(data)
+        if source.decoder.rejected:
+            self._note_refusals(source)
+        if not events:
+            return
+        now = self.clock.now()
+        accepted: list[CotEvent] = []
+        stale = 0
+        for event in events:
+            if event.stale <= now:
+                stale += 1
+                continue
+            cot_type = event.type
+            if cot_type == PING_TYPE:
+                self.stats.pings += 1
+                source.pending.append(_pong(now))
+                continue
+            text = event.trilat_label
+            if text is None:
+                entry = source.label_entry
+            else:
+                found = self._event_label(source, text)
+                if found is None:
+                    self.stats.bad_label += 1
+                    continue
+                entry = found
+            event.label = entry.label
+            if event.callsign is not None and cot_type.startswith("a-"):
+                source.callsign = event.callsign
+                source.uid = event.uid
+            self._fan_out(source, event, entry, render_event(event, entry.marks), flush=False)
+            accepted.append(event)
+        self.stats.stale += stale
+        self.stats.accepted += len(accepted)
+        for connection in self._connections:
+            if connection.pending:
+                connection.flush()
+        if source.pending:
+            source.flush()
+        sink = self.sink
+        viewer = source.viewer
+        if sink is not None and viewer is not None:
+            for event in accepted:
+                try:
+                    sink(event, viewer)
+                except Exception:
+                    self.stats.sink_errors += 1
+                    _log.exception("cot.sink_failed uid=%s", event.uid)
+
+    def _fan_out(
+        self,
+        source: _Connection[V] | None,
+        event: CotEvent,
+        entry: _LabelEntry,
+        data: bytes,
+        *,
+        flush: bool = True,
+    ) -> int:
+        number = entry.number
+        delivered = withheld = 0
+        if event.dest_callsigns or event.dest_uids:
+            self.stats.directed += 1
+            callsigns, uids = event.dest_callsigns, event.dest_uids
+            targets: Iterable[_Connection[V]] = [
+                c for c in self._connections if c.callsign in callsigns or c.uid in uids
+            ]
+        else:
+            targets = self._connections
+            self._store(source, event, entry, data)
+        for connection in targets:
+            if connection is source:
+                continue
+            allowed = connection.allowed.get(number)
+            if allowed is None:
+                allowed = self._decide(connection, entry)
+            if allowed:
+                connection.pending.append(data)
+                delivered += 1
+            else:
+                withheld += 1
+        self.stats.delivered += delivered
+        self.stats.withheld += withheld
+        if flush:
+            for connection in self._connections:
+                if connection.pending:
+                    connection.flush()
+        return delivered
+
+    def _store(
+        self, source: _Connection[V] | None, event: CotEvent, entry: _LabelEntry, data: bytes
+    ) -> None:
+        cot_type = event.type
+        stored = self._stored
+        if cot_type == DELETE_TYPE:
+            self.stats.deletes += 1
+            for uid in event.link_uids:
+                stored.pop(uid, None)
+            return
+        if cot_type.startswith("t-"):
+            return
+        uid = event.uid
+        if uid in stored:
+            del stored[uid]  # re-inserted last: the dict's order is the eviction order
+        elif len(stored) >= self.max_stored:
+            del stored[next(iter(stored))]
+        stored[uid] = _Stored(data, entry, event.stale.timestamp(), source)
+
+
+def _pong(now: datetime) -> bytes:
+    return format_event(
+        uid="takPong", type=PONG_TYPE, time=now, stale=now + timedelta(seconds=20), how="h-g-i-g-o"
+    )
+
+
+def server_tls_context(
+    certificate: str, key: str, client_ca: str | None, *, require_client_certificate: bool = True
+) -> ssl.SSLContext:
+    """A TLS 1.2+ server context; with *client_ca*, clients must present a certificate it signed."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certificate, key)
+    if client_ca is not None:
+        context.load_verify_locations(cafile=client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED if require_client_certificate else ssl.CERT_OPTIONAL
+    return context
+
+
+def client_tls_context(
+    ca: str, certificate: str | None = None, key: str | None = None
+) -> ssl.SSLContext:
+    """A TLS 1.2+ client context that verifies the server against *ca* (hostname checked)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_verify_locations(cafile=ca)
+    if certificate is not None:
+        context.load_cert_chain(certificate, key)
+    return context

@@ -238,6 +238,18 @@ def _banner(label: Label) -> str:
         return f"{classification_name(label.classification)} (unrenderable marking)"
 
 
+def _conflict(label: Label) -> str | None:
+    """Why the label's release markings contradict each other (SPEC §2 refuses them), if so."""
+    noforn = "NOFORN" in label.dissem
+    if label.rel_to and label.eyes_only:
+        return "REL TO and EYES ONLY together"
+    if noforn and (label.rel_to or label.eyes_only):
+        return "NOFORN with a release list"
+    if noforn and (label.display_only or "RELIDO" in label.dissem):
+        return "NOFORN with DISPLAY ONLY or RELIDO"
+    return None
+
+
 def _topics_text(topics: tuple[str, ...]) -> str:
     return ", ".join(topics) if topics else "no topic"
 
@@ -404,6 +416,9 @@ class Policy:
                 f"the viewer is not cleared to {classification_name(level)}",
                 rule="view.clearance",
             )
+        conflict = _conflict(label)
+        if conflict is not None:
+            return Decision.deny(f"the label is illegal ({conflict})", rule="7.unknown")
         if viewer_nation != node_nation:
             decision = self.decide(subject, node_nation, viewer_nation, at, consents)
             if decision.allowed or viewer_nation not in label.display_only:
@@ -490,6 +505,11 @@ class Policy:
                 route=(holder, owner),
             )
         # Rule 2: the label must permit the destination.
+        conflict = _conflict(label)
+        if conflict is not None:
+            return Decision.deny(
+                f"the label is illegal ({conflict}), so it releases to nobody", rule="7.unknown"
+            )
         denial = self._label_denial(label, recipients, destination)
         if denial is not None:
             return denial

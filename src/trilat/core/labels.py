@@ -428,22 +428,21 @@ def _codes(
     end: int,
     table: Mapping[str, frozenset[str]],
     what: str,
-    separator: str = ",",
-) -> tuple[set[str], list[tuple[str, int, int]]]:
-    """Parse a country list in s[start:end]; return the codes and (code, start, end) spots."""
+    marking: tuple[int, int],
+) -> set[str]:
+    """The country codes listed in s[start:end], comma-separated; *marking* spans the whole."""
     codes: set[str] = set()
-    spots: list[tuple[str, int, int]] = []
     position = start
     while True:
-        cut = s.find(separator, position, end)
+        cut = s.find(",", position, end)
         stop = end if cut < 0 else cut
         a, b = _strip(s, position, stop)
         if a == b:
-            if cut < 0 and spots:
+            if cut >= 0:
+                raise _fail(text, cut, cut + 1, f"empty entry in {what} list")
+            if codes:
                 raise _fail(text, end - 1, end, "trailing separator")
-            if cut < 0 and not spots:
-                raise _fail(text, start, end, f"{what} lists no country")
-            raise _fail(text, cut, cut + 1, f"empty entry in {what} list")
+            raise _fail(text, *marking, f"{what} lists no country")
         code = s[a:b]
         if code not in _NATIONS and code not in table:
             if len(code) == 3:
@@ -452,9 +451,8 @@ def _codes(
                 raise _fail(text, a, b, "unknown tetragraph")
             raise _fail(text, a, b, "unknown country code")
         codes.add(code)
-        spots.append((code, a, b))
         if cut < 0:
-            return codes, spots
+            return codes
         position = cut + 1
 
 
@@ -555,7 +553,7 @@ def _parse(text: str, owner: str | None, table: Mapping[str, frozenset[str]]) ->
                 list_start = after_to if after_to >= 0 else a2
                 if rel_to is not None:
                     raise _fail(text, ta, tb, "REL TO given twice")
-                rel_to, _ = _codes(text, s, list_start, tb, table, "REL TO")
+                rel_to = _codes(text, s, list_start, tb, table, "REL TO", (ta, tb))
                 rel_spot = (ta, tb)
             elif marking.startswith("DISPLAY ONLY"):
                 after = _after_word(s, ta, tb, "DISPLAY")
@@ -565,7 +563,7 @@ def _parse(text: str, owner: str | None, table: Mapping[str, frozenset[str]]) ->
                     raise _fail(text, ta, tb, "unknown dissemination control")
                 if display is not None:
                     raise _fail(text, ta, tb, "DISPLAY ONLY given twice")
-                display, _ = _codes(text, s, after_only, tb, table, "DISPLAY ONLY")
+                display = _codes(text, s, after_only, tb, table, "DISPLAY ONLY", (ta, tb))
                 display_spot = (ta, tb)
             elif marking.endswith((" EYES", " EYES ONLY")) or marking in ("EYES", "EYES ONLY"):
                 if eyes is not None:
@@ -574,7 +572,7 @@ def _parse(text: str, owner: str | None, table: Mapping[str, frozenset[str]]) ->
                 group: set[str] = {code for code, _, _ in pending}
                 head_a, head_b = _strip(s, ta, marker)
                 if head_a < head_b:
-                    more, _ = _codes(text, s, head_a, head_b, table, "EYES ONLY")
+                    more = _codes(text, s, head_a, head_b, table, "EYES ONLY", (ta, tb))
                     group |= more
                 elif not pending:
                     raise _fail(text, ta, tb, "EYES ONLY lists no country")
@@ -582,9 +580,8 @@ def _parse(text: str, owner: str | None, table: Mapping[str, frozenset[str]]) ->
                 eyes_spot = (pending[0][1] if pending else ta, tb)
                 pending = []
             elif 3 <= len(marking) <= 4 and marking.isalpha():
-                code_set, _ = _codes(text, s, ta, tb, table, "EYES ONLY")
+                _codes(text, s, ta, tb, table, "EYES ONLY", (ta, tb))  # known codes only
                 pending.append((marking, ta, tb))
-                del code_set
             else:
                 raise _fail(text, ta, tb, "unknown dissemination control")
             if slash < 0:
@@ -617,6 +614,12 @@ def _parse(text: str, owner: str | None, table: Mapping[str, frozenset[str]]) ->
         if display is not None:
             raise _fail(
                 text, *_later(noforn, display_spot), "NOFORN and DISPLAY ONLY exclude each other"
+            )
+    if display is not None:
+        released = _expand(frozenset((rel_to or set()) | (eyes or set())), table)
+        if released & _expand(frozenset(display), table):
+            raise _fail(
+                text, *display_spot, "DISPLAY ONLY names a nation the label already releases to"
             )
     if classification is Classification.UNCLASSIFIED:
         if "ORCON" in controls:
@@ -775,7 +778,7 @@ def roll_up(
         else:
             kept = {code for code in common if len(code) == 4}
             covered = _expand(frozenset(kept), tetragraphs)
-            codes_out = frozenset(kept | {n for n in nations if n not in covered})
+            codes_out = frozenset(kept | (common - kept) | (nations - covered))
             if any(p.eyes_only for p in listed):
                 eyes = codes_out
             else:

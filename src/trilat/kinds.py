@@ -108,6 +108,7 @@ class Observation(_Body):
     point: Point | None = None
     sensor: str | None = None
     confidence: float | None = None
+    attributes: dict[str, str | int | float | bool | None] | None = None  # source-specific facts
 
     def check(self) -> None:
         _time(self.observed, "observed")
@@ -125,6 +126,14 @@ class Report(_Body):
         _geometry(self.geometry)
 
 
+class MissileSource(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One report that a fused missile warning was built from."""
+
+    ref: str
+    nation: str
+    sensor: str
+
+
 class MissileEvent(_Body):
     launch_time: str
     launch_point: Point
@@ -134,6 +143,14 @@ class MissileEvent(_Body):
     impact_point: Point | None = None
     impact_time: str | None = None
     missile_type: str | None = None
+    # uncertainty and provenance used by missile fusion (trilat.analytics.missile)
+    source_nation: str | None = None
+    launch_time_error_s: float | None = None
+    impact_time_error_s: float | None = None
+    launch_covariance_m2: list[float] | None = None  # [ee, en, nn]
+    impact_covariance_m2: list[float] | None = None
+    sources: list[MissileSource] = []
+    impact_eez: dict[str, str | None] | None = None  # view → nation whose EEZ holds the impact
 
     def check(self) -> None:
         _time(self.launch_time, "launch_time")

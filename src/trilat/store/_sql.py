@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from trilat.core.audit import CompactRange, leaf_hash
 from trilat.core.errors import StoreError
-from trilat.store._merkle import CompactRange, leaf_hash
 from trilat.store.base import (
     AuditEntry,
     AuditLeaf,

@@ -11,15 +11,13 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
+from trilat.core import audit
+from trilat.core.audit import CompactRange, leaf_hash
 from trilat.core.canonical import canonical_json
-from trilat.store._merkle import CompactRange, leaf_hash
 from trilat.store.base import AuditEntry, Store, StoredCheckpoint
-
-EVENTS: Final = frozenset(
-    {"accept", "release", "refuse", "view", "consent", "recall", "user", "checkpoint"}
-)
 
 
 def document_digest(document: str) -> str:
@@ -28,16 +26,29 @@ def document_digest(document: str) -> str:
 
 
 def audit_entry(
-    event: str, *, at: str, actor: str, item_id: str | None = None, **detail: Any
+    event: str,
+    *,
+    at: datetime,
+    actor: str,
+    item_id: str | None = None,
+    peer: str | None = None,
+    decision: str | None = None,
+    **detail: audit.Detail,
 ) -> AuditEntry:
-    """A leaf for *event* by *actor* at *at*; *detail* holds ids, nations, rules (no bodies)."""
-    if event not in EVENTS:
-        raise ValueError(f"unknown audit event: {event!r}")
-    document: dict[str, Any] = {"event": event, "at": at, "actor": actor}
-    if item_id is not None:
-        document["item"] = item_id
-    document.update({key: value for key, value in detail.items() if value is not None})
-    return AuditEntry(event, item_id, canonical_json(document))
+    """A leaf for *event* by *actor* at *at*; *detail* holds ids, nations, rules (no bodies).
+
+    The leaf data is ``core.audit.encode_entry`` of the entry (RFC 8785 canonical JSON).
+    """
+    entry = audit.AuditEntry(
+        event=event,
+        at=at,
+        actor=actor,
+        item=item_id,
+        peer=peer,
+        decision=decision,
+        detail={key: value for key, value in detail.items() if value is not None},
+    )
+    return AuditEntry(event, item_id, audit.encode_entry(entry))
 
 
 @dataclass

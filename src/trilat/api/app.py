@@ -1,0 +1,490 @@
+"""The REST API of a node (SPEC §9): ``create_app(node)`` and ``app_for(node_dir)``.
+
+Bearer tokens on every route but ``/health``; every error is problem+json
+(``api.problems``); request bodies are limited while they are read; every read path goes
+through ``Node.visible`` and so through ``Policy.may_view``.
+"""
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from trilat.agreement_files import load_policy
+from trilat.api import problems
+from trilat.api.auth import same_hash, token_hash
+from trilat.api.cursor import CursorError
+from trilat.api.node import NewItem, Node, Visible
+from trilat.api.problems import BodyTooLarge, Problem, problem_body
+from trilat.api.schemas import (
+    NATION_PATTERN,
+    TOPIC_PATTERN,
+    ConsentIn,
+    DocumentOut,
+    EnvelopeOut,
+    Health,
+    InclusionProofOut,
+    ItemIn,
+    ItemPage,
+    Kind,
+    ProblemOut,
+)
+from trilat.api.sse import Published, Subscriber, format_event
+from trilat.config import Settings, load_settings
+from trilat.core.clock import Clock, format_time, parse_time
+from trilat.core.errors import StoreError
+from trilat.store import ItemFilter, StoredItem, User, open_store
+
+_log = logging.getLogger(__name__)
+
+API: Final = "/api/v1"
+_ID_PATTERN: Final = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
+    status: {"model": ProblemOut, "content": {"application/problem+json": {}}}
+    for status in (400, 401, 403, 404, 413, 422)
+}
+
+
+class EdgeMiddleware:
+    """Request id, live-event loop binding and the request body limit, enforced while
+    reading: a declared length over the limit is refused before the body is read."""
+
+    def __init__(self, app: ASGIApp, node: Node) -> None:
+        self.app = app
+        self.node = node
+
+    def _limit(self, path: str) -> int:
+        if path.startswith(f"{API}/documents"):
+            return self.node.document_limit
+        return self.node.body_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.node.broadcaster.bind(asyncio.get_running_loop())
+        request_id = str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+        limit = self._limit(scope.get("path", ""))
+        header_id = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), header_id]
+            await send(message)
+
+        declared = None
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                with contextlib.suppress(ValueError):
+                    declared = int(value)
+        if declared is not None and declared > limit:
+            await _send_problem(
+                send_with_id,
+                413,
+                "content-too-large",
+                f"request body exceeds {limit} bytes",
+                request_id,
+            )
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, limited_receive, send_with_id)
+
+
+async def _send_problem(send: Send, status: int, slug: str, detail: str, rid: str) -> None:
+    body = json.dumps(problem_body(status, slug, detail, rid)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", problems.PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _json(document: str, status: int = 200) -> JSONResponse:
+    response = JSONResponse(None, status_code=status)
+    response.body = document.encode("utf-8")
+    response.headers["content-length"] = str(len(response.body))
+    return response
+
+
+def _page_document(items: list[Visible], cursor: str) -> str:
+    return (
+        '{"items":[' + ",".join(v.document for v in items) + '],"next":' + json.dumps(cursor) + "}"
+    )
+
+
+def create_app(node: Node) -> FastAPI:
+    """The FastAPI application of *node*."""
+    bearer = HTTPBearer(auto_error=False, description="A user token from `trilat user add`.")
+
+    def current_user(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> User:
+        unauthorised = Problem(
+            401,
+            "unauthenticated",
+            "a valid bearer token is required",
+            headers={"WWW-Authenticate": 'Bearer realm="trilat"'},
+        )
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise unauthorised
+        presented = token_hash(credentials.credentials)
+        user = node.store.user_by_token(presented)
+        if user is None or not same_hash(user.token_hash, presented):
+            raise unauthorised
+        return user
+
+    CurrentUser = Annotated[User, Depends(current_user)]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        node.broadcaster.bind(asyncio.get_running_loop())
+        yield
+        node.broadcaster.close()
+
+    app = FastAPI(
+        title="trilat node",
+        version="1",
+        description=f"The {node.nation} node's REST API (SPEC §9).",
+        openapi_url=f"{API}/openapi.json",
+        docs_url=f"{API}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.add_middleware(EdgeMiddleware, node=node)
+    app.state.node = node
+
+    def decode_cursor(text: str | None) -> int:
+        if text is None or text == "":
+            return 0
+        try:
+            return node.cursors.decode(text)
+        except CursorError as exc:
+            raise Problem(
+                400, "cursor-invalid", f"{exc}: pass a `next` this node returned", parameter="after"
+            ) from None
+
+    @app.get(f"{API}/health", response_model=Health, tags=["node"])
+    def health() -> Health:
+        """Liveness: the node answers and its store is readable."""
+        try:
+            node.store.head()
+        except StoreError as exc:
+            raise Problem(503, "store-unavailable", "store unavailable") from exc
+        return Health(status="ok", nation=node.nation, node=node.node_id)
+
+    @app.post(
+        f"{API}/items",
+        status_code=201,
+        response_model=EnvelopeOut,
+        responses=_ERRORS,
+        tags=["items"],
+    )
+    def post_item(payload: ItemIn, user: CurrentUser) -> JSONResponse:
+        """Originate an item: validated per kind, sealed with the node key, stored, audited."""
+        new = NewItem(
+            kind=payload.kind,
+            label=payload.label,
+            topics=tuple(payload.topics),
+            body=payload.body,
+            recipients=tuple(payload.recipients),
+            refs=tuple(payload.refs),
+            supersedes=payload.supersedes,
+        )
+        visible = node.originate(new, user)
+        response = _json(visible.document, 201)
+        response.headers["location"] = f"{API}/items/{visible.envelope.id}"
+        return response
+
+    @app.get(f"{API}/items", response_model=ItemPage, responses=_ERRORS, tags=["items"])
+    def list_items(
+        user: CurrentUser,
+        after: Annotated[str | None, Query(max_length=64, description="A `next` cursor.")] = None,
+        limit: Annotated[int, Query(ge=1, le=node.page_limit)] = 100,
+        kind: Annotated[Kind | None, Query()] = None,  # type: ignore[valid-type]
+        topic: Annotated[
+            str | None, Query(max_length=200, pattern=TOPIC_PATTERN, description="Prefix.")
+        ] = None,
+        bbox: Annotated[
+            str | None, Query(max_length=200, description="west,south,east,north (degrees)")
+        ] = None,
+        since: Annotated[str | None, Query(max_length=40, description="RFC 3339 time")] = None,
+    ) -> JSONResponse:
+        """The items you may see, oldest first, after an opaque cursor."""
+        where = ItemFilter(
+            kind=kind, topic=topic, bbox=_parse_bbox(bbox), since=_parse_since(since)
+        )
+        items, cursor = node.page(decode_cursor(after), limit, where, user)
+        return _json(_page_document(items, node.cursors.encode(cursor)))
+
+    @app.get(
+        f"{API}/items/{{item_id}}", response_model=EnvelopeOut, responses=_ERRORS, tags=["items"]
+    )
+    def get_item(
+        item_id: Annotated[str, PathParam(max_length=64)], user: CurrentUser
+    ) -> JSONResponse:
+        """One item, if it exists and you may see it (404 otherwise, never 403)."""
+        return _json(node.read(item_id, user).document)
+
+    @app.post(
+        f"{API}/items/{{item_id}}/consent",
+        status_code=201,
+        response_model=EnvelopeOut,
+        responses=_ERRORS,
+        tags=["items"],
+    )
+    def post_consent(
+        item_id: Annotated[str, PathParam(max_length=64)], payload: ConsentIn, user: CurrentUser
+    ) -> JSONResponse:
+        """Sign the originator nation's consent to onward release of an item."""
+        for index, nation in enumerate(payload.to):
+            if not _nation_ok(nation):
+                raise Problem(422, "invalid-request", f"to[{index}]: not a nation: {nation!r}")
+        visible = node.consent(item_id, payload.to, user)
+        return _json(visible.document, 201)
+
+    @app.post(
+        f"{API}/documents",
+        status_code=201,
+        response_model=DocumentOut,
+        responses=_ERRORS,
+        tags=["items"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
+            }
+        },
+    )
+    async def post_document(request: Request, user: CurrentUser) -> DocumentOut:
+        """Upload document bytes (streamed, size-limited); cite the hash in a `document` item."""
+        if user.nationality != node.nation or ("public" in user.roles and len(user.roles) == 1):
+            raise Problem(403, "forbidden", f"only {node.nation} users upload documents")
+        digest = hashlib.sha256()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > node.document_limit:
+                raise BodyTooLarge(node.document_limit)
+            digest.update(chunk)
+            chunks.append(chunk)
+        if size == 0:
+            raise Problem(422, "invalid-request", "empty document")
+        data = b"".join(chunks)
+        await run_in_threadpool(node.put_document, data)
+        return DocumentOut(sha256=digest.hexdigest(), size=size)
+
+    @app.get(
+        f"{API}/events",
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "item events"},
+            **_ERRORS,
+        },
+        response_class=StreamingResponse,
+        tags=["items"],
+    )
+    async def events(
+        request: Request,
+        user: CurrentUser,
+        after: Annotated[str | None, Query(max_length=64)] = None,
+        last_event_id: Annotated[str | None, Header(max_length=64)] = None,
+    ) -> StreamingResponse:
+        """Live items you may see, as SSE; resume with `Last-Event-ID` (or `after`)."""
+        start = decode_cursor(last_event_id if last_event_id else after)
+        subscriber = node.broadcaster.subscribe()
+        stream = _event_stream(node, user, start, subscriber, request.is_disconnected)
+        return StreamingResponse(
+            stream,
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
+
+    @app.get(
+        f"{API}/audit/checkpoint",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {}}}, **_ERRORS},
+        tags=["audit"],
+    )
+    def checkpoint(user: CurrentUser) -> PlainTextResponse:
+        """The audit log's current signed checkpoint (C2SP tlog-checkpoint)."""
+        return PlainTextResponse(node.checkpoint())
+
+    @app.get(
+        f"{API}/audit/proof/{{leaf}}",
+        response_model=InclusionProofOut,
+        responses=_ERRORS,
+        tags=["audit"],
+    )
+    def proof(
+        leaf: Annotated[int, PathParam(ge=0, le=2**62)],
+        user: CurrentUser,
+        size: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    ) -> dict[str, Any]:
+        """Inclusion proof of a leaf in the tree of `size` leaves (default: current)."""
+        return node.inclusion(leaf, size)
+
+    return app
+
+
+async def _event_stream(
+    node: Node,
+    user: User,
+    start: int,
+    subscriber: Subscriber,
+    is_disconnected: Callable[[], Awaitable[bool]],
+) -> AsyncIterator[str]:
+    cursor = start
+    try:
+        yield "retry: 2000\n\n"
+        while not subscriber.closed:
+            # Catch up from the store (the source of truth) until the head.
+            while True:
+                batch: list[StoredItem] = await run_in_threadpool(
+                    node.store.read_after, cursor, 200
+                )
+                if not batch:
+                    break
+                shown = await run_in_threadpool(node.visible, batch, user)
+                for visible in shown:
+                    yield format_event(node.cursors.encode(visible.seq), "item", visible.document)
+                cursor = batch[-1].seq
+                if len(batch) < 200:
+                    break
+            subscriber.lagged = False
+            # Then follow live publications until the queue overflows.
+            while not subscriber.lagged and not subscriber.closed:
+                try:
+                    event = await asyncio.wait_for(subscriber.queue.get(), node.keepalive)
+                except TimeoutError:
+                    if await is_disconnected():
+                        return
+                    yield ": keepalive\n\n"
+                    continue
+                if event is None:
+                    return
+                if event.seq <= cursor:
+                    continue
+                async for chunk in _live(node, user, event):
+                    yield chunk
+                cursor = event.seq
+            while not subscriber.queue.empty():
+                subscriber.queue.get_nowait()
+    finally:
+        node.broadcaster.unsubscribe(subscriber)
+
+
+async def _live(node: Node, user: User, event: Published) -> AsyncIterator[str]:
+    decision = node.view(event.envelope, user, node.clock.now())
+    if not decision.allowed:
+        return
+    if "audit-view" in decision.requires:
+        entry = node.view_entry(event.envelope, user, decision, node.clock.now())
+        await run_in_threadpool(node.store.append_audit, [entry])
+    yield format_event(node.cursors.encode(event.seq), "item", event.document)
+
+
+def _nation_ok(code: str) -> bool:
+    return re.fullmatch(NATION_PATTERN, code) is not None
+
+
+def _parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        if len(parts) != 4:
+            raise ValueError
+        west, south, east, north = (float(part) for part in parts)
+    except ValueError:
+        raise Problem(
+            422,
+            "invalid-request",
+            "bbox must be west,south,east,north in degrees",
+            parameter="bbox",
+        ) from None
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        raise Problem(422, "invalid-request", "bbox out of range or inverted", parameter="bbox")
+    return west, south, east, north
+
+
+def _parse_since(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return format_time(parse_time(text))
+    except ValueError:
+        raise Problem(
+            422, "invalid-request", f"since is not an RFC 3339 time: {text!r}", parameter="since"
+        ) from None
+
+
+def read_private_key(path: Path) -> bytes:
+    """The node's raw Ed25519 private key from its key file (base64 of 32 bytes)."""
+    try:
+        key = base64.b64decode(path.read_text(encoding="ascii").strip(), validate=True)
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"cannot read node key {path}: {type(exc).__name__}") from exc
+    if len(key) != 32:
+        raise StoreError(f"node key {path} is not a 32-byte Ed25519 key")
+    return key
+
+
+def build_node(settings: Settings, *, clock: Clock | None = None) -> Node:
+    """Open the store, key and agreements named by *settings* into a Node."""
+    store = open_store(settings.database_url)
+    try:
+        return Node(
+            nation=settings.nation,
+            node_id=settings.node_id,
+            store=store,
+            policy=load_policy(settings.agreements_dir),
+            private_key=read_private_key(settings.key_path),
+            clock=clock,
+            sse_queue=settings.sse_queue,
+            page_limit=settings.page_limit,
+            body_limit=settings.body_limit,
+            document_limit=settings.document_limit,
+        )
+    except BaseException:
+        store.close()
+        raise
+
+
+def app_for(node_dir: Path) -> FastAPI:
+    """The application of the node initialised in *node_dir* (settings read once here)."""
+    return create_app(build_node(load_settings(node_dir)))

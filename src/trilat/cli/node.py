@@ -1,0 +1,345 @@
+"""Node commands: ``init``, ``serve``, ``user``, ``store`` and ``audit`` (SPEC §9).
+
+``register(app)`` adds ``init`` and ``serve`` at the top level and the ``user``, ``store``
+and ``audit`` groups. Tokens are printed once and stored only as SHA-256 hashes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from trilat.api.auth import check_roles, new_token, token_hash
+from trilat.cli.errors import BadInput, fail, stderr
+from trilat.config import (
+    ADMIN_TOKEN_FILE,
+    CONFIG_FILE,
+    KEY_FILE,
+    ConfigError,
+    Settings,
+    load_settings,
+    render_config,
+)
+from trilat.core._crypto import generate_private_key
+from trilat.core.agreements import parse_classification
+from trilat.core.errors import TrilatError
+from trilat.core.labels import is_nation
+from trilat.store import Store, User, open_store
+from trilat.store.auditlog import audit_entry, verify_log
+
+user_app = typer.Typer(
+    help="Manage the node's users and their bearer tokens.", no_args_is_help=True
+)
+store_app = typer.Typer(
+    help="Inspect the node's store (local operator view).", no_args_is_help=True
+)
+audit_app = typer.Typer(help="Check and show the node's audit log.", no_args_is_help=True)
+
+NodeDir = Annotated[Path, typer.Argument(help="The node directory made by `trilat init`.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Create *path* with mode 0600 (refusing to overwrite) and write *text*."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _settings(node_dir: Path) -> Settings:
+    try:
+        return load_settings(node_dir)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from exc
+
+
+def _nation(code: str, option: str) -> str:
+    if not is_nation(code):
+        raise BadInput(f"{option}: unknown nation code {code!r}")
+    return code
+
+
+def _add_user(
+    store: Store, name: str, nationality: str, clearance: str, roles: list[str], actor: str
+) -> str:
+    if (
+        not name
+        or len(name) > 64
+        or not name.replace("-", "").replace("_", "").replace(".", "").isalnum()
+    ):
+        raise BadInput(f"--name: use letters, digits, '-', '_' or '.': {name!r}")
+    _nation(nationality, "--nationality")
+    try:
+        level = parse_classification(clearance)
+        checked_roles = check_roles(roles)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    token = new_token()
+    store.add_user(User(name, nationality, int(level), checked_roles, token_hash(token)))
+    store.append_audit(
+        [
+            audit_entry(
+                "user",
+                at=datetime.now(UTC),
+                actor=actor,
+                user=name,
+                nationality=nationality,
+                clearance=level.name,
+                roles=checked_roles,
+            )
+        ]
+    )
+    return token
+
+
+def init(
+    node_dir: NodeDir,
+    nation: Annotated[str, typer.Option("--nation", help="The nation owning the node (USA…).")],
+    listen: Annotated[
+        str, typer.Option("--listen", help="HOST:PORT for the REST API.")
+    ] = "127.0.0.1:8700",
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Store URL (default: SQLite in DIR). postgresql://… works."),
+    ] = None,
+    node_id: Annotated[
+        str | None, typer.Option("--node-id", help="Node id (default: nation lower case + -1).")
+    ] = None,
+) -> None:
+    """Create a node: configuration, Ed25519 key, store and an admin token (shown once)."""
+    nation = _nation(nation.upper(), "--nation")
+    if (node_dir / CONFIG_FILE).exists():
+        raise BadInput(f"{node_dir} already holds a node ({CONFIG_FILE} exists)")
+    node_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings_doc: dict[str, Any] = {"nation": nation, "listen": listen}
+    if node_id is not None:
+        settings_doc["node_id"] = node_id
+    if db is not None:
+        settings_doc["database"] = db
+    (node_dir / CONFIG_FILE).write_text(render_config(settings_doc), encoding="utf-8")
+    try:
+        settings = load_settings(node_dir, environ={})
+    except ConfigError as exc:
+        (node_dir / CONFIG_FILE).unlink()
+        raise BadInput(str(exc)) from exc
+    _write_private(
+        node_dir / KEY_FILE, base64.b64encode(generate_private_key()).decode("ascii") + "\n"
+    )
+    store = open_store(settings.database_url)
+    try:
+        token = _add_user(store, "admin", nation, "TOP SECRET", ["admin"], actor="init")
+    finally:
+        store.close()
+    for path in node_dir.glob("store.sqlite3*"):
+        path.chmod(0o600)  # the store holds classified items: owner only
+    _write_private(node_dir / ADMIN_TOKEN_FILE, token + "\n")
+    stderr.print(
+        f"node {settings.node_id} ({nation}) initialised in {node_dir}; "
+        f"admin token written to {node_dir / ADMIN_TOKEN_FILE} (mode 0600), shown once:"
+    )
+    print(token)
+
+
+def serve(
+    node_dir: NodeDir,
+    listen: Annotated[
+        str | None, typer.Option("--listen", help="HOST:PORT (port 0 picks a free port).")
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
+) -> None:
+    """Run the node's REST API (uvicorn); prints the URL it listens on."""
+    import uvicorn
+
+    from trilat.api.app import app_for
+
+    settings = _settings(node_dir)
+    host, _, port = (listen or settings.listen).rpartition(":")
+    if not host or not port.isdigit():
+        raise BadInput(f"--listen: expected HOST:PORT, got {listen!r}")
+    app = app_for(node_dir)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), int(port)))
+    bound = sock.getsockname()
+    url = f"http://{host}:{bound[1]}"
+    print(f"listening on {url}", flush=True)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        timeout_graceful_shutdown=3,
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        app.state.node.store.close()
+
+
+@user_app.command("add")
+def user_add(
+    node_dir: NodeDir,
+    name: Annotated[str, typer.Option("--name", help="Login name, unique on the node.")],
+    nationality: Annotated[str, typer.Option("--nationality", help="Trigraph, e.g. JPN.")],
+    clearance: Annotated[str, typer.Option("--clearance", help="e.g. SECRET, TOP_SECRET.")],
+    role: Annotated[
+        list[str],
+        typer.Option(
+            "--role", help="admin, operator, analyst, disclosure_officer, liaison, public."
+        ),
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Add a user and print their bearer token once (it is stored hashed)."""
+    settings = _settings(node_dir)
+    store = open_store(settings.database_url)
+    try:
+        token = _add_user(store, name, nationality.upper(), clearance, role, actor="cli")
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps({"name": name, "token": token}))
+    else:
+        stderr.print(f"user {name} added; bearer token (shown once):")
+        print(token)
+
+
+@user_app.command("ls")
+def user_ls(node_dir: NodeDir, as_json: JsonOption = False) -> None:
+    """List the node's users (never their tokens)."""
+    store = open_store(_settings(node_dir).database_url)
+    try:
+        users = store.users()
+    finally:
+        store.close()
+    from trilat.core.labels import Classification
+
+    for user in users:
+        row = {
+            "name": user.name,
+            "nationality": user.nationality,
+            "clearance": Classification(user.clearance).name.replace("_", " "),
+            "roles": list(user.roles),
+        }
+        print(
+            json.dumps(row)
+            if as_json
+            else "\t".join(
+                [row["name"], row["nationality"], row["clearance"], ",".join(row["roles"])]
+            )
+        )
+
+
+@store_app.command("ls")
+def store_ls(node_dir: NodeDir, as_json: JsonOption = False) -> None:
+    """Every envelope the node holds, whatever its label (local inventory; never served)."""
+    store = open_store(_settings(node_dir).database_url)
+    try:
+        cursor = 0
+        while True:
+            batch = store.read_after(cursor, 1000)
+            for item in batch:
+                cursor = item.seq
+                if item.document is None:
+                    continue
+                if as_json:
+                    print(item.document)
+                    continue
+                document = json.loads(item.document)
+                print(
+                    "\t".join(
+                        [
+                            document["id"],
+                            document["kind"],
+                            document["created"],
+                            document["originator"]["nation"],
+                            document["label"],
+                            ",".join(document["topics"]),
+                        ]
+                    )
+                )
+            if len(batch) < 1000:
+                break
+    finally:
+        store.close()
+
+
+@audit_app.command("verify")
+def audit_verify(node_dir: NodeDir, as_json: JsonOption = False) -> None:
+    """Recompute every leaf hash and the tree, check checkpoints and item digests (exit 1
+    naming the first bad leaf or item if the store was altered)."""
+    from trilat.api.app import read_private_key
+    from trilat.core._crypto import public_key_of
+    from trilat.core.audit import VerifierKey, verify_checkpoint
+
+    settings = _settings(node_dir)
+    public_key = public_key_of(read_private_key(settings.key_path))
+    origin = f"trilat/{settings.node_id}"
+    verifier = VerifierKey(origin, public_key)
+
+    def check(stored: Any) -> None:
+        checkpoint = verify_checkpoint(stored.text, verifier, origin=origin)
+        if checkpoint.size != stored.size or checkpoint.root != stored.root:
+            raise TrilatError("checkpoint text disagrees with its stored size or root")
+
+    store = open_store(settings.database_url)
+    try:
+        result = verify_log(store, check)
+    finally:
+        store.close()
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "leaves": result.leaves,
+                    "items": result.items,
+                    "checkpoints": result.checkpoints,
+                    "root": base64.b64encode(result.root).decode("ascii"),
+                    "problems": result.problems,
+                }
+            )
+        )
+    if not result.ok:
+        if not as_json:
+            raise fail(f"audit log does not verify: {result.problems[0]}", 1)
+        raise typer.Exit(1)
+    if not as_json:
+        print(
+            f"audit log verified: {result.leaves} leaves, {result.items} items, "
+            f"{result.checkpoints} signed checkpoints, root "
+            f"{base64.b64encode(result.root).decode('ascii')}"
+        )
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(node_dir: NodeDir) -> None:
+    """Sign and print a checkpoint of the audit log as it stands."""
+    from trilat.api.app import build_node
+
+    node = build_node(_settings(node_dir))
+    try:
+        sys.stdout.write(node.checkpoint())
+    finally:
+        node.store.close()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the node commands to the ``trilat`` app."""
+    app.command("init")(init)
+    app.command("serve")(serve)
+    app.add_typer(user_app, name="user")
+    app.add_typer(store_app, name="store")
+    app.add_typer(audit_app, name="audit")

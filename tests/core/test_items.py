@@ -198,7 +198,7 @@ def test_seal_uses_the_given_item_id_and_checks_it() -> None:
         ({"supersedes": str(uuid.uuid4())}, "'supersedes'"),
         ({"body": {"x": float("nan")}}, "'body.x'"),
         ({"body": {"x": [1, float("inf")]}}, r"'body.x\[1\]'"),
-        ({"body": {"x": 2**53}}, "'body.x'"),
+        ({"body": {"x": 2**53 + 1}}, "'body.x'"),
         ({"body": {"x": {1, 2}}}, "'body.x'"),
         ({"body": {"x": {1: "one"}}}, "'body.x'"),
         ({"body": {"x": "\ud800"}}, "'body'"),

@@ -1,36 +1,62 @@
 """RFC 8785 JSON Canonicalization Scheme: the one encoding that is hashed and signed.
 
-No IO. Deterministic. Accepts only JSON types (dict with str keys, list, str, int,
-float, bool, None); anything else raises TypeError so nothing unsignable slips in.
+No IO. Deterministic. Accepts only JSON types (mappings with str keys, lists and tuples,
+str, int, float, bool, None); anything else raises TypeError so nothing unsignable slips
+in. Values JSON cannot carry faithfully raise ValueError: NaN and infinities, lone
+surrogates, and integers that no IEEE 754 double stands for (RFC 8785 numbers are
+doubles, so ``2**53 + 1`` would verify differently elsewhere). Keys sort by UTF-16 code
+units; numbers print as ECMAScript's ``Number.prototype.toString``.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping
 from typing import Any
 
-_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-}
+_ESCAPES: dict[int, str] = {code: f"\\u{code:04x}" for code in range(0x20)}
+_ESCAPES.update(
+    {
+        ord('"'): '\\"',
+        ord("\\"): "\\\\",
+        ord("\b"): "\\b",
+        ord("\f"): "\\f",
+        ord("\n"): "\\n",
+        ord("\r"): "\\r",
+        ord("\t"): "\\t",
+    }
+)
+_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\]')
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_EXACT_INTEGER = 2**53
 
 
 def _string(value: str) -> str:
-    out = ['"']
-    for ch in value:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    if _SURROGATE.search(value):
+        raise ValueError("a lone surrogate is not Unicode text and cannot be canonicalized")
+    if _NEEDS_ESCAPE.search(value):
+        value = value.translate(_ESCAPES)
+    return f'"{value}"'
+
+
+def _integer(value: int) -> str:
+    """An integer as the IEEE 754 double it denotes (RFC 8785 numbers are doubles).
+
+    Beyond ±2**53 an integer is accepted only if no information is lost: a double holds it
+    exactly (``2**60``), or it is itself the canonical text of its double (what a parser
+    returns for ``50460787963956990``). Others, such as ``2**53 + 1``, raise ValueError.
+    """
+    if -_EXACT_INTEGER <= value <= _EXACT_INTEGER:
+        return str(int(value))
+    try:
+        as_float = float(value)
+    except OverflowError as exc:
+        raise ValueError("integer is beyond the IEEE 754 double range") from exc
+    text = _number(as_float)
+    if int(as_float) != value and text != str(int(value)):
+        raise ValueError("integer is not exactly representable as an IEEE 754 double")
+    return text
 
 
 def _number(value: float) -> str:
@@ -69,15 +95,19 @@ def _encode(value: Any, out: list[str]) -> None:
     elif isinstance(value, str):
         out.append(_string(value))
     elif isinstance(value, int):
-        out.append(str(value))
+        out.append(_integer(value))
     elif isinstance(value, float):
         out.append(_number(value))
-    elif isinstance(value, dict):
+    elif isinstance(value, Mapping):
         out.append("{")
-        keys = sorted(value, key=lambda k: k.encode("utf-16-be"))
-        for i, key in enumerate(keys):
+        for key in value:
             if not isinstance(key, str):
                 raise TypeError(f"object key must be str, not {type(key).__name__}")
+            if _SURROGATE.search(key):
+                raise ValueError("a lone surrogate is not Unicode text and cannot be canonicalized")
+        # RFC 8785 §3.2.3: sort by the UTF-16 code units of the keys
+        keys = sorted(value, key=lambda k: k.encode("utf-16-be"))
+        for i, key in enumerate(keys):
             if i:
                 out.append(",")
             out.append(_string(key))

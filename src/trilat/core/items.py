@@ -281,8 +281,10 @@ def _check_json(value: Any, path: str) -> None:
     if value is None or isinstance(value, bool | str):
         return
     if isinstance(value, int):
-        if abs(value) > 2**53 - 1:
-            raise _fail(path, "integer outside the IEEE 754 exact range")
+        try:
+            canonical_json(value)
+        except ValueError as exc:
+            raise _fail(path, "integer that no IEEE 754 double stands for") from exc
         return
     if isinstance(value, float):
         if not math.isfinite(value):

@@ -61,6 +61,7 @@ _ROOT: Final = b"<cot-stream>"
 _PARSER_BYTES: Final = 64 * 1024 * 1024
 _NO_VALUE: Final = 9999999.0  # CoT's "unknown" for hae, ce and le
 _START_TAG = re.compile(rb"<[^\s/>]+(?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*\s*/?>")
+_DECLARATION = re.compile(rb"<\?xml[^<>]*\?>")
 _ATTRIBUTE = re.compile(rb"\s+([^\s=/>]+)\s*=\s*(\"[^\"]*\"|'[^']*')")
 
 
@@ -295,6 +296,9 @@ class CotStreamDecoder:
             s = buf.find(_OPEN, pos)
             if s < 0:
                 keep = max(pos, n - (len(_OPEN) - 1))
+                tag = buf.rfind(b"<", pos, keep)  # keep a tag split across reads whole
+                if tag >= 0 and keep - tag <= 256 and buf.find(b">", tag, keep) < 0:
+                    keep = tag
                 self._between(buf, pos, keep)
                 self._pending = buf[keep:]
                 self._scan_from = 0
@@ -349,7 +353,7 @@ class CotStreamDecoder:
             return
         if chunk.startswith(b"<?xml") and chunk.endswith(b"?>") and b"<" not in chunk[2:-2]:
             return
-        self.garbage_bytes += len(chunk)
+        self.garbage_bytes += len(_DECLARATION.sub(b"", chunk).strip())
 
     def _refuse(self, reason: str, detail: str) -> None:
         self.rejected[reason] += 1
@@ -377,6 +381,7 @@ class CotStreamDecoder:
         self._depth = 0
         self._in_detail = False
         self._in_marti = False
+        self._completed = 0
         self._reset_event(None)
         parser.Parse(_ROOT, False)
         self._base = len(_ROOT)
@@ -395,7 +400,6 @@ class CotStreamDecoder:
         self._detail_span: tuple[int, int] | None = None
         self._trilat_start = -1
         self._strip: list[tuple[int, int]] | None = None
-        self._completed = 0
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
         depth = self._depth = self._depth + 1
@@ -476,6 +480,7 @@ class CotStreamDecoder:
     def _parse(self, frame: bytes) -> None:
         base = self._base
         self._frame = frame
+        self._completed = 0
         try:
             self._parser.Parse(frame, False)
         except _Refused:
@@ -583,10 +588,12 @@ def decode_event(xml: bytes | str, limits: CotLimits | None = None) -> CotEvent:
     events = decoder.feed(data)
     if decoder.rejected:
         raise DecodeError(f"CoT event refused: {decoder.last_error}")
-    if decoder.buffered:
-        raise DecodeError(f"incomplete CoT event: {decoder.buffered} bytes without </event>")
-    if decoder.garbage_bytes:
-        raise DecodeError(f"{decoder.garbage_bytes} bytes outside the CoT event")
+    tail = decoder._pending.strip()
+    if tail.startswith(_OPEN):
+        raise DecodeError(f"incomplete CoT event: {len(tail)} bytes without </event>")
+    garbage = decoder.garbage_bytes + len(tail)
+    if garbage:
+        raise DecodeError(f"{garbage} bytes outside the CoT event")
     if len(events) != 1:
         raise DecodeError(f"expected one CoT event, found {len(events)}")
     return events[0]

@@ -53,8 +53,11 @@ def test_atak_position_report_decodes_to_the_full_record() -> None:
     assert (event.lat, event.lon) == (37.242, 131.865)
     assert (event.hae, event.ce, event.le) == (9999999.0, 9999999.0, 9999999.0)
     assert event.callsign == "DOKDO-1"
-    assert event.access is None and event.trilat_label is None
-    assert event.dest_callsigns == () and event.dest_uids == () and not event.directed
+    assert event.access is None
+    assert event.trilat_label is None
+    assert event.dest_callsigns == ()
+    assert event.dest_uids == ()
+    assert not event.directed
     assert event.xml == ATAK_SA[ATAK_SA.index(b"<event") :]
     assert [child.tag for child in event.detail()] == [
         "takv",
@@ -86,7 +89,9 @@ def test_events_split_at_every_byte_boundary_decode_identically() -> None:
         decoder = CotStreamDecoder()
         events = decoder.feed(stream[:cut]) + decoder.feed(stream[cut:])
         assert [e.uid for e in events] == ["ANDROID-589520ccfcd20f01", "second"], cut
-        assert decoder.garbage_bytes == 0 and not decoder.rejected and decoder.buffered == 0
+        assert decoder.garbage_bytes == 0
+        assert not decoder.rejected
+        assert decoder.buffered == 0
 
 
 def test_several_events_per_read_and_garbage_between_them_resynchronise() -> None:
@@ -117,7 +122,8 @@ def test_a_label_is_written_into_access_and_the_trilat_detail_keeping_unknown_de
     again = decode_event(out)
     assert again.access == "SECRET//REL TO USA, JPN, KOR"
     assert again.trilat_label == "SECRET//REL TO USA, JPN, KOR"
-    assert bench in out and b"<remarks>a &lt; b</remarks>" in out
+    assert bench in out
+    assert b"<remarks>a &lt; b</remarks>" in out
     assert out.count(b"__trilat") == 1
     assert (again.uid, again.lat, again.stale) == (event.uid, event.lat, event.stale)
 
@@ -141,7 +147,8 @@ def test_outbound_marks_replace_incoming_ones_whatever_the_detail_shape(detail: 
     again = decode_event(out)
     assert again.access == "CONFIDENTIAL//REL TO USA, KOR"
     assert again.trilat_label == "CONFIDENTIAL//REL TO USA, KOR"
-    assert out.count(b"__trilat") == 1 and out.count(b"access=") == 1
+    assert out.count(b"__trilat") == 1
+    assert out.count(b"access=") == 1
     assert again.callsign == event.callsign
 
 

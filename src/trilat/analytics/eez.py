@@ -212,7 +212,8 @@ def eez_check(lat: float, lon: float, view: str = DEFAULT_VIEW) -> EezResult:
         raise PositionError(f"latitude out of range: {lat!r} (expected -90..90)")
     if not math.isfinite(lon):
         raise PositionError(f"longitude is not a number: {lon!r}")
-    lon = (lon + 180.0) % 360.0 - 180.0
+    if not -180.0 <= lon < 180.0:
+        lon = (lon + 180.0) % 360.0 - 180.0
     distances = coast_index(view).nearest_coast_m(lat, lon)
     eez_of = None
     if distances:

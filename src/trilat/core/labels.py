@@ -591,44 +591,48 @@ def _parse(text: str, owner: str | None, table: Mapping[str, frozenset[str]]) ->
             _, pa, pb = pending[0]
             raise _fail(text, pa, pb, "country code outside a REL TO or EYES ONLY list")
 
-    # Marking rules.
+    # Marking rules. When several are broken, the one reached first reading left to right
+    # is reported (the conflict's later token, or the marking itself).
+    problems: list[tuple[int, int, str]] = []
     noforn = controls.get("NOFORN")
     if rel_to is not None:
         if len(_expand(frozenset(rel_to), table)) < 2:
-            raise _fail(text, *rel_spot, "REL TO needs more than one country (use NOFORN)")
+            problems.append((*rel_spot, "REL TO needs more than one country (use NOFORN)"))
         if noforn is not None:
-            raise _fail(text, *_later(noforn, rel_spot), "NOFORN and REL TO exclude each other")
+            problems.append((*_later(noforn, rel_spot), "NOFORN and REL TO exclude each other"))
         if eyes is not None:
-            raise _fail(
-                text, *_later(eyes_spot, rel_spot), "REL TO and EYES ONLY exclude each other"
+            problems.append(
+                (*_later(eyes_spot, rel_spot), "REL TO and EYES ONLY exclude each other")
             )
     if eyes is not None:
         if len(_expand(frozenset(eyes), table)) < 2:
-            raise _fail(text, *eyes_spot, "EYES ONLY needs more than one country (use NOFORN)")
+            problems.append((*eyes_spot, "EYES ONLY needs more than one country (use NOFORN)"))
         if noforn is not None:
-            raise _fail(text, *_later(noforn, eyes_spot), "NOFORN and EYES ONLY exclude each other")
+            problems.append((*_later(noforn, eyes_spot), "NOFORN and EYES ONLY exclude each other"))
     if noforn is not None:
         relido = controls.get("RELIDO")
         if relido is not None:
-            raise _fail(text, *_later(noforn, relido), "NOFORN and RELIDO exclude each other")
+            problems.append((*_later(noforn, relido), "NOFORN and RELIDO exclude each other"))
         if display is not None:
-            raise _fail(
-                text, *_later(noforn, display_spot), "NOFORN and DISPLAY ONLY exclude each other"
+            problems.append(
+                (*_later(noforn, display_spot), "NOFORN and DISPLAY ONLY exclude each other")
             )
     if display is not None:
         released = _expand(frozenset((rel_to or set()) | (eyes or set())), table)
         if released & _expand(frozenset(display), table):
-            raise _fail(
-                text, *display_spot, "DISPLAY ONLY names a nation the label already releases to"
+            problems.append(
+                (*display_spot, "DISPLAY ONLY names a nation the label already releases to")
             )
     if classification is Classification.UNCLASSIFIED:
         if "ORCON" in controls:
-            raise _fail(text, *controls["ORCON"], "ORCON is not used on UNCLASSIFIED")
+            problems.append((*controls["ORCON"], "ORCON is not used on UNCLASSIFIED"))
     else:
         if "FOUO" in controls:
-            raise _fail(text, *controls["FOUO"], "FOUO is not used on classified labels")
+            problems.append((*controls["FOUO"], "FOUO is not used on classified labels"))
         if tlp is Tlp.CLEAR:
-            raise _fail(text, *tlp_spot, "TLP:CLEAR (public) is not used on classified labels")
+            problems.append((*tlp_spot, "TLP:CLEAR (public) is not used on classified labels"))
+    if problems:
+        raise _fail(text, *min(problems, key=lambda problem: problem[0]))
 
     return Label(
         classification,

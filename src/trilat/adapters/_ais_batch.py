@@ -16,7 +16,7 @@ decoded one by one by the scalar decoder.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -24,10 +24,11 @@ import numpy as np
 import numpy.typing as npt
 
 from trilat.adapters import _ais_layouts as layouts
-from trilat.adapters._ais_layouts import Layout, decode_value, is_auxiliary_craft, payload_bits
+from trilat.adapters._ais_layouts import Layout, decode_value, payload_bits
+from trilat.adapters.ais import Message, Sentence, _Reject, parse_sentence
 
 if TYPE_CHECKING:
-    from trilat.adapters.ais import Decoder, Message
+    from trilat.adapters.ais import Decoder
 
 _Array = npt.NDArray[Any]
 
@@ -48,6 +49,29 @@ _MIN_LINE: Final = 19  # !AIVDM,1,1,,,0,0*hh
 _MAX_PAYLOAD: Final = 200
 
 
+_BUILDERS: dict[tuple[str, ...], Callable[..., dict[str, Any]]] = {}
+
+
+def _row_builder(names: tuple[str, ...]) -> Callable[..., dict[str, Any]]:
+    """``build(v0, v1, …) -> {names[0]: v0, …}``, compiled once per layout.
+
+    A dict display is the fastest way CPython has to make many small dicts, about twice as
+    fast as ``dict(zip(names, row))``; the function is generated the way
+    ``collections.namedtuple`` generates ``__new__``, from field names that are constants
+    of this package (checked to be identifiers), never from input.
+    """
+    build = _BUILDERS.get(names)
+    if build is None:
+        if not all(name.isidentifier() for name in names):
+            raise ValueError(f"column names must be identifiers: {names!r}")
+        params = ", ".join(f"_{i}" for i in range(len(names)))
+        body = ", ".join(f"{name!r}: _{i}" for i, name in enumerate(names))
+        namespace: dict[str, Any] = {}
+        exec(f"def build({params}):\n    return {{{body}}}\n", namespace)  # noqa: S102
+        build = _BUILDERS[names] = namespace["build"]
+    return build
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
     """Messages of one layout as columns (pyais field names), with the line each ended on."""
@@ -62,9 +86,8 @@ class Table:
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """One dict per message, plain Python values, in this table's order."""
-        names = list(self.columns)
-        values = [column.tolist() for column in self.columns.values()]
-        return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+        build = _row_builder(tuple(self.columns))
+        return list(map(build, *(column.tolist() for column in self.columns.values())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +107,6 @@ class Batch:
 
     def messages(self) -> list[Message]:
         """Every message as (fields, received_at), in the order the lines completed them."""
-        from trilat.adapters.ais import Message
-
         lines: list[_Array] = []
         chunks: list[list[Message]] = []
         for table in self.tables.values():
@@ -103,7 +124,16 @@ class Batch:
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """Every message's fields, in line order."""
-        return [message.fields for message in self.messages()]
+        lines = [table.line for table in self.tables.values()]
+        chunks = [table.to_dicts() for table in self.tables.values()]
+        if self.others:
+            chunks.append([fields for _, fields, _ in self.others])
+            lines.append(np.array([line for line, _, _ in self.others], dtype=np.int64))
+        flat = [fields for chunk in chunks for fields in chunk]
+        if len(chunks) <= 1:
+            return flat
+        order = np.argsort(np.concatenate(lines), kind="stable")
+        return [flat[i] for i in order.tolist()]
 
     def __iter__(self) -> Iterator[Message]:
         return iter(self.messages())
@@ -220,10 +250,7 @@ def _fast_lines(arr: _Array, starts: _Array, lens: _Array) -> dict[str, _Array]:
 
 def decode_lines(decoder: Decoder, lines: Sequence[bytes], received_at: float | None) -> Batch:
     """Decode *lines* with *decoder*'s state and counters (see module docstring)."""
-    from trilat.adapters.ais import Sentence, _Reject, parse_sentence
-
     count = len(lines)
-    stats = decoder.stats
     if count == 0:
         return Batch({}, [])
     try:
@@ -235,123 +262,260 @@ def decode_lines(decoder: Decoder, lines: Sequence[bytes], received_at: float | 
             if message is not None:
                 others.append((index, message.fields, message.received_at))
         return Batch({}, others)
+    stats = decoder.stats
     stats.sentences += count
     base_line = decoder._line
-    decoder._line += count
     arr = np.frombuffer(data, dtype=np.uint8)
     lens = np.fromiter(map(len, lines), dtype=np.int64, count=count)
     starts = np.zeros(count, dtype=np.int64)
     np.cumsum(lens[:-1] + 1, out=starts[1:])
     f = _fast_lines(arr, starts, lens)
     ok = f["ok"]
-    # Checksum over [start+1, '*'): running XOR; armour over the payload: running bad count.
-    running_xor = np.bitwise_xor.accumulate(arr)
-    star = f["ends"] - 3
-    last = len(arr) - 1
-    computed = running_xor[np.clip(star - 1, 0, last)] ^ running_xor[np.clip(starts, 0, last)]
-    ok &= computed == f["checksum"]
     six = _SIX_BIT[arr]
-    bad_running = np.cumsum(six == 255, dtype=np.int64)
     p0, plen = f["payload_start"], f["payload_len"]
-    p1 = np.clip(p0 + plen - 1, 0, last)
-    before = np.where(p0 >= 1, bad_running[np.clip(p0 - 1, 0, last)], 0)
-    ok &= (bad_running[p1] - before) == 0
+    candidates = np.flatnonzero(ok)
+    if len(candidates):
+        # Checksum of [start+1, '*') and the largest six-bit value of each payload (255 marks
+        # a byte that is not armour), one reduceat each over interleaved segment bounds.
+        bounds = np.empty(2 * len(candidates), dtype=np.int64)
+        bounds[0::2] = starts[candidates] + 1
+        bounds[1::2] = f["ends"][candidates] - 3
+        checksum_ok = np.bitwise_xor.reduceat(arr, bounds)[0::2] == f["checksum"][candidates]
+        bounds[0::2] = p0[candidates]
+        bounds[1::2] = p0[candidates] + plen[candidates]
+        armour_ok = np.maximum.reduceat(six, bounds)[0::2] < 64
+        ok[candidates] = checksum_ok & armour_ok
     single = ok & (f["count"] == 1)
-    # Lines for the Python path (in order): everything not fast, and fast fragments.
-    python_lines = np.flatnonzero(~single).tolist()
-    spans: list[tuple[int, bytes, int, float | None]] = []  # (line, payload, fill, time)
-    others_list: list[tuple[int, dict[str, Any], float | None]] = []
+    multi = ok & (f["count"] > 1)
     rejected = stats.rejected
-    if python_lines:
-        chosen = np.array(python_lines, dtype=np.int64)
-        columns = zip(
-            python_lines,
-            ok[chosen].tolist(),
-            f["count"][chosen].tolist(),
-            f["number"][chosen].tolist(),
-            f["seq_empty"][chosen].tolist(),
-            (f["c3"][chosen] - starts[chosen]).tolist(),
-            f["chan_empty"][chosen].tolist(),
-            (p0[chosen] - starts[chosen]).tolist(),
-            plen[chosen].tolist(),
-            f["fill"][chosen].tolist(),
-            strict=True,
-        )
-        for index, fast, total, number, seq_empty, c3, chan_empty, p_start, p_len, bits in columns:
-            line = lines[index]
+    # Lines off the fast path: parsed one by one (parsing needs no state).
+    spans: list[tuple[int, bytes, int, float | None]] = []  # (line, payload, fill, time)
+    slow_fragments: list[tuple[int, Sentence, float | None]] = []
+    for index in np.flatnonzero(~ok).tolist():
+        try:
+            sentence = parse_sentence(lines[index])
+        except _Reject as refusal:
+            rejected[refusal.reason] += 1
+            continue
+        when = received_at if sentence.received_at is None else sentence.received_at
+        if sentence.count == 1:
+            spans.append((index, sentence.payload, sentence.fill, when))
+        else:
+            slow_fragments.append((index, sentence, when))
+    multi_idx = np.flatnonzero(multi)
+    assembled: _Array | None = None
+    if len(multi_idx) and not slow_fragments and not decoder.pending:
+        assembled = _assemble_clean(decoder, arr, f, starts, multi_idx, count, received_at)
+    if assembled is None:
+        # Reassembly line by line, exactly as Decoder.feed does.
+        fragments = slow_fragments + _fast_fragments(lines, f, starts, multi_idx, received_at)
+        fragments.sort(key=lambda item: item[0])
+        for index, sentence, when in fragments:
             decoder._line = base_line + index + 1
-            when = received_at
-            if fast:
-                sentence = Sentence(
-                    line[1:6],
-                    total,
-                    number,
-                    b"" if seq_empty else line[11:12],
-                    "" if chan_empty else chr(line[c3 + 1]),
-                    line[p_start : p_start + p_len],
-                    bits,
-                    None,
-                )
-            else:
-                try:
-                    sentence = parse_sentence(line)
-                except _Reject as refusal:
-                    rejected[refusal.reason] += 1
-                    continue
-                if sentence.received_at is not None:
-                    when = sentence.received_at
-            if sentence.count == 1:
-                spans.append((index, sentence.payload, sentence.fill, when))
-                continue
             whole = decoder._fragment(sentence, when)
             if whole is not None:
                 spans.append((index, *whole))
-        decoder._line = base_line + count
+        assembled_spans: tuple[_Array, ...] = ()
+    else:
+        assembled_spans = tuple(assembled)  # (six values, lengths, fill, line)
+        trailing = assembled_spans[4]
+        fragments = _fast_fragments(lines, f, starts, trailing, received_at)
+        for index, sentence, when in fragments:
+            decoder._line = base_line + index + 1
+            decoder._fragment(sentence, when)
+    decoder._line = base_line + count
     # Every complete payload: fast singles in place, the rest appended after the batch.
     single_idx = np.flatnonzero(single)
-    pos = p0[single_idx]
-    nchar = plen[single_idx]
-    fill = f["fill"][single_idx]
-    line_no = single_idx
-    times = np.full(len(single_idx), np.nan if received_at is None else received_at)
-    if spans:
-        valid = []
-        for index, payload, fill_bits, when in spans:
-            if not payload:
-                rejected["empty_payload"] += 1
-            elif payload.translate(None, layouts.ARMOUR_CHARACTERS):
-                rejected["bad_character"] += 1
-            elif len(payload) > _MAX_PAYLOAD * 9:
-                rejected["malformed"] += 1
-            else:
-                valid.append((index, payload, fill_bits, when))
-        if valid:
-            extra = b"".join(payload for _, payload, _, _ in valid)
-            extra_lens = np.fromiter((len(p) for _, p, _, _ in valid), np.int64, len(valid))
-            extra_pos = np.zeros(len(valid), dtype=np.int64)
-            np.cumsum(extra_lens[:-1], out=extra_pos[1:])
-            extra_pos += len(six)
-            six = np.concatenate([six, _SIX_BIT[np.frombuffer(extra, dtype=np.uint8)]])
-            pos = np.concatenate([pos, extra_pos])
-            nchar = np.concatenate([nchar, extra_lens])
-            fill = np.concatenate([fill, np.fromiter((v[2] for v in valid), np.int64, len(valid))])
-            line_no = np.concatenate([line_no, np.fromiter((v[0] for v in valid), np.int64)])
-            more = (np.nan if v[3] is None else v[3] for v in valid)
-            times = np.concatenate([times, np.fromiter(more, np.float64, len(valid))])
-    tables, scalar = _decode_payloads(six, pos, nchar, fill, line_no, times, stats)
+    parts_six = [six]
+    pos = [p0[single_idx]]
+    nchar = [plen[single_idx]]
+    fill = [f["fill"][single_idx]]
+    line_no = [single_idx]
+    no_time = np.nan if received_at is None else received_at
+    times = [np.full(len(single_idx), no_time)]
+    offset = len(six)
+    if assembled_spans:
+        extra_six, extra_lens, extra_fill, extra_line = assembled_spans[:4]
+        extra_pos = np.zeros(len(extra_lens), dtype=np.int64)
+        np.cumsum(extra_lens[:-1], out=extra_pos[1:])
+        parts_six.append(extra_six)
+        pos.append(extra_pos + offset)
+        nchar.append(extra_lens)
+        fill.append(extra_fill)
+        line_no.append(extra_line)
+        times.append(np.full(len(extra_lens), no_time))
+        offset += len(extra_six)
+    valid = []
+    for index, payload, fill_bits, when in spans:
+        if not payload:
+            rejected["empty_payload"] += 1
+        elif len(payload) > _MAX_PAYLOAD * 9:
+            rejected["malformed"] += 1
+        elif payload.translate(None, layouts.ARMOUR_CHARACTERS):
+            rejected["bad_character"] += 1
+        else:
+            valid.append((index, payload, fill_bits, when))
+    if valid:
+        extra = b"".join(payload for _, payload, _, _ in valid)
+        extra_lens = np.fromiter((len(v[1]) for v in valid), np.int64, len(valid))
+        extra_pos = np.zeros(len(valid), dtype=np.int64)
+        np.cumsum(extra_lens[:-1], out=extra_pos[1:])
+        parts_six.append(_SIX_BIT[np.frombuffer(extra, dtype=np.uint8)])
+        pos.append(extra_pos + offset)
+        nchar.append(extra_lens)
+        fill.append(np.fromiter((v[2] for v in valid), np.int64, len(valid)))
+        line_no.append(np.fromiter((v[0] for v in valid), np.int64, len(valid)))
+        more = (np.nan if v[3] is None else v[3] for v in valid)
+        times.append(np.fromiter(more, np.float64, len(valid)))
+    all_six = np.concatenate(parts_six) if len(parts_six) > 1 else six
+    all_pos, all_nchar, all_fill = np.concatenate(pos), np.concatenate(nchar), np.concatenate(fill)
+    all_line, all_times = np.concatenate(line_no), np.concatenate(times)
+    tables, scalar = _decode_payloads(
+        all_six, all_pos, all_nchar, all_fill, all_line, all_times, stats
+    )
+    others_list: list[tuple[int, dict[str, Any], float | None]] = []
     for index in scalar:
-        start, length = int(pos[index]), int(nchar[index])
+        start, length = int(all_pos[index]), int(all_nchar[index])
         # Rebuild the armour from six-bit values: '0'+v below 40, '`'+(v-40) above.
-        payload = bytes(v + 48 if v < 40 else v + 56 for v in six[start : start + length].tolist())
-        bits = payload_bits(payload, int(fill[index]))
+        chars = all_six[start : start + length].tolist()
+        payload = bytes(v + 48 if v < 40 else v + 56 for v in chars)
+        bits = payload_bits(payload, int(all_fill[index]))
         decoded = decode_value(*bits) if bits is not None else "bad_character"
         if isinstance(decoded, str):
             rejected[decoded] += 1
             continue
-        when = float(times[index])
-        others_list.append((int(line_no[index]), decoded, None if math.isnan(when) else when))
+        when = float(all_times[index])
+        others_list.append((int(all_line[index]), decoded, None if math.isnan(when) else when))
     stats.messages += len(others_list) + sum(len(t) for t in tables.values())
     return Batch(tables, others_list)
+
+
+def _fast_fragments(
+    lines: Sequence[bytes],
+    f: dict[str, _Array],
+    starts: _Array,
+    chosen: _Array,
+    received_at: float | None,
+) -> list[tuple[int, Sentence, float | None]]:
+    """Sentences for fast-checked fragment lines, without parsing them again."""
+    columns = zip(
+        chosen.tolist(),
+        f["count"][chosen].tolist(),
+        f["number"][chosen].tolist(),
+        f["seq_empty"][chosen].tolist(),
+        (f["c3"][chosen] - starts[chosen]).tolist(),
+        f["chan_empty"][chosen].tolist(),
+        (f["payload_start"][chosen] - starts[chosen]).tolist(),
+        f["payload_len"][chosen].tolist(),
+        f["fill"][chosen].tolist(),
+        strict=True,
+    )
+    out = []
+    for index, total, number, seq_empty, c3, chan_empty, p_start, p_len, bits in columns:
+        line = lines[index]
+        sentence = Sentence(
+            line[1:6],
+            total,
+            number,
+            b"" if seq_empty else line[11:12],
+            "" if chan_empty else chr(line[c3 + 1]),
+            line[p_start : p_start + p_len],
+            bits,
+            None,
+        )
+        out.append((index, sentence, received_at))
+    return out
+
+
+def _assemble_clean(
+    decoder: Decoder,
+    arr: _Array,
+    f: dict[str, _Array],
+    starts: _Array,
+    multi_idx: _Array,
+    count: int,
+    received_at: float | None,
+) -> tuple[_Array, _Array, _Array, _Array, _Array] | None:
+    """Reassemble fragments in columns when doing so line by line could not differ.
+
+    That holds when nothing was pending before the batch, every fragment continues its
+    (talker, id, channel) group in order, complete groups fit in the window, no group would
+    have been evicted, and the groups left open at the end start within one window of each
+    other. Then returns the six-bit values of the complete payloads with their lengths, fill
+    bits and completing lines, and the lines of the open groups (to be fed to the decoder);
+    otherwise None, and the caller reassembles line by line.
+    """
+    line = multi_idx
+    s = starts[line]
+    talker = np.zeros(len(line), dtype=np.int64)
+    for k in range(1, 6):
+        talker = (talker << 8) | arr[s + k]
+    seq = np.where(f["seq_empty"][line], 0, arr[s + 11])
+    chan = np.where(f["chan_empty"][line], 0, arr[np.minimum(f["c3"][line] + 1, len(arr) - 1)])
+    key = (talker << 16) | (seq.astype(np.int64) << 8) | chan
+    order = np.lexsort((line, key))
+    key, line = key[order], line[order]
+    number, total = f["number"][line], f["count"][line]
+    same_key = np.zeros(len(line), dtype=bool)
+    same_key[1:] = key[1:] == key[:-1]
+    starts_group = number == 1
+    follows = np.zeros(len(line), dtype=bool)
+    follows[1:] = (number[1:] == number[:-1] + 1) & (total[1:] == total[:-1])
+    follows &= same_key
+    if not np.all(starts_group | follows):
+        return None
+    prev_complete = np.ones(len(line), dtype=bool)
+    prev_complete[1:] = number[:-1] == total[:-1]
+    if np.any(starts_group & same_key & ~prev_complete):
+        return None
+    group_first = np.flatnonzero(starts_group)
+    group_last = np.empty_like(group_first)
+    group_last[:-1] = group_first[1:] - 1
+    group_last[-1] = len(line) - 1
+    complete = number[group_last] == total[group_last]
+    first_line, last_line = line[group_first], line[group_last]
+    if np.any(last_line[complete] - first_line[complete] > decoder.fragment_window):
+        return None
+    open_first = np.sort(first_line[~complete])
+    if len(open_first) and open_first[-1] - open_first[0] > decoder.fragment_window:
+        return None
+    # Groups waiting when each group starts: started before it and not completed before it.
+    started = np.sort(first_line)
+    closed = np.sort(last_line[complete])
+    waiting = np.searchsorted(started, first_line) - np.searchsorted(closed, first_line)
+    if np.any(waiting >= decoder.max_pending):
+        return None
+    # Payload of each complete group: its fragments' spans, gathered in order.
+    member = np.repeat(complete, group_last - group_first + 1)
+    chosen = line[member]
+    span_start, span_len = f["payload_start"][chosen], f["payload_len"][chosen]
+    total_len = int(span_len.sum())
+    offsets = np.zeros(len(chosen), dtype=np.int64)
+    np.cumsum(span_len[:-1], out=offsets[1:])
+    gather = np.repeat(span_start - offsets, span_len) + np.arange(total_len)
+    six_values = _SIX_BIT[arr[gather]]
+    sizes = group_last[complete] - group_first[complete] + 1
+    group_starts = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=group_starts[1:])
+    lengths = np.add.reduceat(span_len, group_starts) if len(sizes) else span_len[:0]
+    ends = last_line[complete]
+    order_out = np.argsort(ends, kind="stable")
+    # Reorder payloads by completing line so tables come out in stream order.
+    payload_pos = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=payload_pos[1:])
+    lengths_sorted = lengths[order_out]
+    regather = np.repeat(
+        payload_pos[order_out] - np.concatenate(([0], np.cumsum(lengths_sorted)[:-1])),
+        lengths_sorted,
+    ) + np.arange(total_len)
+    open_lines = np.sort(line[~member])
+    return (
+        six_values[regather],
+        lengths_sorted,
+        f["fill"][ends[order_out]],
+        ends[order_out],
+        open_lines,
+    )
 
 
 _GROUPS: Final[tuple[tuple[Layout, tuple[int, ...]], ...]] = (
@@ -419,4 +583,4 @@ def _matrix(six: _Array, pos: _Array, chars: int) -> _Array:
     return six[pos[:, None] + np.arange(chars)]
 
 
-__all__ = ["Batch", "Table", "decode_lines", "is_auxiliary_craft"]
+__all__ = ["Batch", "Table", "decode_lines"]

@@ -49,6 +49,8 @@ from shapely.geometry.base import BaseGeometry
 from trilat.analytics.maritime.geo import haversine_km
 
 KM_PER_DEGREE: Final = 111.19492664455873
+CELL_DEGREES: Final = 0.05
+CELL_RADIUS_KM: Final = CELL_DEGREES * KM_PER_DEGREE * 0.5 * 2**0.5 * 1.001
 FAR: Final = 1
 NEAR: Final = 0
 UNKNOWN: Final = -1
@@ -73,6 +75,7 @@ class LandSource:
     _seg: NDArray[np.float64] = field(init=False, repr=False)
     _seg_tree: STRtree = field(init=False, repr=False)
     _poly_tree: STRtree = field(init=False, repr=False)
+    _cells: dict[float, dict[int, int]] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         segments = []
@@ -112,6 +115,45 @@ class LandSource:
         self, lat: NDArray[np.float64], lon: NDArray[np.float64], km: float
     ) -> NDArray[np.bool_]:
         """Whether land or a coastline segment lies within *km* of each position.
+
+        A memo of grid cells (``CELL_DEGREES`` square) settles most positions: a cell whose
+        centre is farther than ``km + r`` from shore (``r`` the cell's half-diagonal) is FAR
+        throughout, one whose centre is closer than ``km - r`` is NEAR throughout; only
+        positions in cells straddling the threshold are measured one by one. The answer is
+        exact either way, so it does not depend on which positions are asked together.
+        """
+        n = len(lat)
+        result = np.zeros(n, dtype=bool)
+        if n == 0:
+            return result
+        memo = self._cells.setdefault(km, {})
+        cell_lat = np.floor(lat / CELL_DEGREES).astype(np.int64)
+        cell_lon = np.floor(lon / CELL_DEGREES).astype(np.int64)
+        key = cell_lat * 100_000 + cell_lon
+        unique, inverse = np.unique(key, return_inverse=True)
+        missing = np.array([k not in memo for k in unique.tolist()], dtype=bool)
+        if missing.any():
+            new = unique[missing]
+            row = np.floor_divide(new + 50_000, 100_000)
+            c_lat = (row.astype(np.float64) + 0.5) * CELL_DEGREES
+            c_lon = ((new - row * 100_000).astype(np.float64) + 0.5) * CELL_DEGREES
+            far = ~self._near_exact(c_lat, c_lon, km + CELL_RADIUS_KM)
+            near = np.zeros(len(new), dtype=bool)
+            if km > CELL_RADIUS_KM:
+                near = self._near_exact(c_lat, c_lon, km - CELL_RADIUS_KM)
+            for k, f, ne in zip(new.tolist(), far.tolist(), near.tolist(), strict=True):
+                memo[k] = FAR if f else (NEAR if ne else UNKNOWN)
+        state = np.array([memo[k] for k in unique.tolist()], dtype=np.int8)[inverse]
+        result[state == NEAR] = True
+        exact = np.flatnonzero(state == UNKNOWN)
+        if len(exact):
+            result[exact] = self._near_exact(lat[exact], lon[exact], km)
+        return result
+
+    def _near_exact(
+        self, lat: NDArray[np.float64], lon: NDArray[np.float64], km: float
+    ) -> NDArray[np.bool_]:
+        """Whether land or a coastline segment lies within *km* of each position (measured).
 
         Fast path: the segment nearest in degrees decides most positions (closer than *km*:
         NEAR; even its degree distance is beyond *km* anywhere in the neighbourhood: not NEAR);

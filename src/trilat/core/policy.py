@@ -250,6 +250,11 @@ def _conflict(label: Label) -> str | None:
     return None
 
 
+def tlp_text(label: Label) -> str:
+    """The TLP designation of *label*, or ``no TLP``."""
+    return str(label.tlp) if label.tlp is not None else "no TLP"
+
+
 def _topics_text(topics: tuple[str, ...]) -> str:
     return ", ".join(topics) if topics else "no topic"
 
@@ -400,8 +405,9 @@ class Policy:
         nationals of the owner or of a nation in the item's ``recipients`` (trilat knows
         nations, not individual addressees, so a nation stands for its people). A foreign
         viewer (a liaison officer) sees what the node could release to their nation, or what
-        the label marks DISPLAY ONLY for it; the latter comes back with ``audit-view`` in
-        ``requires`` so that the node audits the view.
+        the label marks DISPLAY ONLY for it, or a TLP item whose recipients include their
+        nation; the last two come back with ``audit-view`` in ``requires`` so that the node
+        audits the view.
         """
         label = subject.label
         level = label.classification
@@ -421,7 +427,18 @@ class Policy:
             return Decision.deny(f"the label is illegal ({conflict})", rule="7.unknown")
         if viewer_nation != node_nation:
             decision = self.decide(subject, node_nation, viewer_nation, at, consents)
-            if decision.allowed or viewer_nation not in label.display_only:
+            if decision.allowed:
+                return decision
+            if decision.rule == "2.tlp" and viewer_nation in subject.recipients:
+                return Decision.allow(
+                    f"{tlp_text(label)} is shown to the item's recipients: a {viewer_nation} "
+                    f"national may view it on the {node_nation} node, which audits the view; "
+                    f"it is never copied to {viewer_nation}",
+                    *decision.reasons,
+                    rule="view.tlp-recipient",
+                    requires=(REQUIRES_AUDIT_VIEW,),
+                )
+            if viewer_nation not in label.display_only:
                 return decision
             return Decision.allow(
                 f"{_banner(label)} is display only to {viewer_nation}: its liaison officers may "

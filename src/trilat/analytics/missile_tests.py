@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date as calendar_date
 from typing import Any, Final
 
 from trilat.core.errors import DecodeError
@@ -77,6 +78,10 @@ def _observed(date: str, time: Any, where: str) -> tuple[str, str]:
     parts = date.split("-")
     if not (2 <= len(parts) <= 3 and all(p.isdigit() for p in parts) and len(parts[0]) == 4):
         raise DecodeError(f"{where}: 'date' is not YYYY-MM-DD or YYYY-MM: {date!r}")
+    try:
+        calendar_date(int(parts[0]), int(parts[1]), int(parts[2]) if len(parts) == 3 else 1)
+    except ValueError:
+        raise DecodeError(f"{where}: 'date' is not a calendar date: {date!r}") from None
     if len(parts) == 2:
         return f"{date}-01T00:00:00Z", "month"
     clock = _text(time)

@@ -174,6 +174,7 @@ async def start_relay(
     subjects: dict[str, Viewer] | None = None,
     clock: Clock | None = None,
     tls: Any = None,
+    fixed_ports: dict[str, int] | None = None,
     **options: Any,
 ) -> Relay:
     """Listeners by name → (label, default viewer); ``None`` viewer = authenticate by token
@@ -200,7 +201,14 @@ async def start_relay(
     for name, (text, viewer) in listeners.items():
         auth = "message" if viewer is None and tls is None else "none"
         _, port = await server.listen(
-            Listener("127.0.0.1", 0, label(text), name=name, auth=auth, ssl=tls)
+            Listener(
+                "127.0.0.1",
+                (fixed_ports or {}).get(name, 0),
+                label(text),
+                name=name,
+                auth=auth,
+                ssl=tls,
+            )
         )
         ports[name] = port
     return Relay(server, ports, sunk)

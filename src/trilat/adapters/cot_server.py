@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import socket
 import ssl
 import time
 from collections import Counter, deque
@@ -59,6 +60,7 @@ from trilat.core.errors import LabelError, TrilatError
 from trilat.core.labels import Classification, Label, parse_label, roll_up
 
 __all__ = [
+    "ClientStatus",
     "ConnectionInfo",
     "CotServer",
     "CotStats",
@@ -118,6 +120,20 @@ class Listener:
     ssl: ssl.SSLContext | None = None
     auth: Literal["none", "message"] = "none"
     auth_timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStatus(Generic[V]):
+    """One admitted connection as a status display sees it."""
+
+    listener: str
+    peer: tuple[str, int]
+    viewer: V | None
+    outbound: bool
+    callsign: str | None
+    uid: str | None
+    dropped: int
+    backlog_bytes: int
 
 
 @dataclass(slots=True)
@@ -217,6 +233,10 @@ class _Connection(asyncio.Protocol, Generic[V]):
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.peer = (str(peer[0]), int(peer[1]))
         transport.set_write_buffer_limits(high=self.server.transport_buffer_bytes)
+        if self.server.socket_send_buffer is not None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.server.socket_send_buffer)
         if self.viewer is not None:  # an outbound link: the partner is configured
             self.server._admit(self)
         elif self.auth == "message":
@@ -501,6 +521,7 @@ class CotServer(Generic[V]):
         slow_client: Literal["drop-oldest", "disconnect"] = "drop-oldest",
         max_stored: int = 10_000,
         decision_ttl: float = 5.0,
+        socket_send_buffer: int | None = None,
     ) -> None:
         if slow_client not in ("drop-oldest", "disconnect"):
             raise ValueError(f"unknown slow-client policy {slow_client!r}")
@@ -514,6 +535,7 @@ class CotServer(Generic[V]):
         self.slow_client = slow_client
         self.max_stored = max_stored
         self.decision_ttl = decision_ttl
+        self.socket_send_buffer = socket_send_buffer
         self.stats = CotStats()
         self._connections: list[_Connection[V]] = []
         self._labels: dict[Label, _LabelEntry] = {}
@@ -625,10 +647,19 @@ class CotServer(Generic[V]):
     # -- public operations -----------------------------------------------------------------
 
     @property
-    def connections(self) -> list[ConnectionInfo]:
-        """The admitted connections, for status displays."""
+    def clients(self) -> list[ClientStatus[V]]:
+        """The admitted connections, for status displays and tests."""
         return [
-            ConnectionInfo(listener=c.listener, peer=c.peer, tls=c.tls, outbound=c.outbound)
+            ClientStatus(
+                listener=c.listener,
+                peer=c.peer,
+                viewer=c.viewer,
+                outbound=c.outbound,
+                callsign=c.callsign,
+                uid=c.uid,
+                dropped=c.dropped,
+                backlog_bytes=c.backlog_bytes,
+            )
             for c in self._connections
         ]
 

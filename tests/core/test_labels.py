@@ -648,3 +648,20 @@ def test_control_characters_are_refused() -> None:
     assert (exc.position, exc.reason) == (14, "control character in label")
     assert error("TOP\x1cSECRET").reason == "control character in label"
     assert banner("TOP\tSECRET\t//\tNF") == "TOP SECRET//NOFORN"
+
+
+def test_rollup_unclassified_display_only_nations_are_kept_out_of_rel_to() -> None:
+    assert rolled("(U//REL TO USA, JPN, AFG)", "(U//DISPLAY ONLY AFG)") == (
+        "UNCLASSIFIED//REL TO USA, JPN/DISPLAY ONLY AFG"
+    )
+    assert rolled("(U//REL TO USA, FVEY)", "(U//DISPLAY ONLY NZL)") == (
+        "UNCLASSIFIED//REL TO USA, AUS, CAN, GBR/DISPLAY ONLY NZL"
+    )
+    assert rolled("(U)", "(U//DISPLAY ONLY AFG)") == "UNCLASSIFIED//DISPLAY ONLY AFG"
+
+
+def test_hand_built_label_with_an_unknown_control_is_not_rendered() -> None:
+    bogus = Label(Classification.SECRET, dissem=frozenset({"NOFORN", "SECRETIVE"}))
+    with pytest.raises(LabelError) as caught:
+        format_banner(bogus)
+    assert token_of(caught.value) == "SECRETIVE"

@@ -29,8 +29,8 @@ def outcome(text: str) -> Label | LabelError:
         return exc
 
 
-PROPERTY = settings(max_examples=150, deadline=None)
-ROLL_UP = settings(max_examples=80, deadline=None)
+PROPERTY = settings(max_examples=100, deadline=None)
+ROLL_UP = settings(max_examples=60, deadline=None)
 
 
 @PROPERTY

@@ -847,7 +847,8 @@ def roll_up(
     nations left gives NOFORN, which drops REL TO, EYES, RELIDO and DISPLAY ONLY; EYES ONLY
     in any listed portion makes the banner EYES ONLY; other controls are united, FOUO
     dropping out of a classified banner; DISPLAY ONLY keeps the nations that may see every
-    classified portion; TLP is the most restrictive given. Owner is kept when all agree.
+    classified portion (in an unclassified banner: every DISPLAY ONLY nation, which REL TO
+    then leaves out); TLP is the most restrictive given. Owner is kept when all agree.
 
     Raises LabelError for an empty sequence.
     """
@@ -872,31 +873,42 @@ def roll_up(
     if classified and tlp is Tlp.CLEAR:
         tlp = None
 
-    # The portions whose release lists narrow the banner.
+    # The portions whose release lists narrow the banner: every classified portion (one
+    # without a list narrows it to nobody) or, in an unclassified banner, the listed ones.
     if classified:
         pool = [p for p in portions if p.classification is not Classification.UNCLASSIFIED]
     else:
-        pool = [p for p in portions if p.rel_to or p.eyes_only or p.display_only]
-    listed = [p for p in pool if p.rel_to or p.eyes_only]
+        pool = [p for p in portions if p.rel_to or p.eyes_only]
+    # In an unclassified banner DISPLAY ONLY nations of any portion are never released to.
+    display_anywhere: frozenset[str] = _EMPTY
+    if not classified:
+        for portion in portions:
+            if portion.display_only:
+                display_anywhere |= _expand(portion.display_only, tetragraphs)
 
     noforn = any(portion.noforn for portion in portions)
     rel_to: frozenset[str] = _EMPTY
     eyes: frozenset[str] = _EMPTY
     display: frozenset[str] = _EMPTY
-    if not noforn and listed:
+    if not noforn and any(p.rel_to or p.eyes_only for p in pool):
         common = pool[0].rel_to | pool[0].eyes_only
         nations = _expand(common, tetragraphs)
         for portion in pool[1:]:
             codes = portion.rel_to | portion.eyes_only
             nations &= _expand(codes, tetragraphs) if codes else _EMPTY
             common &= codes
+        nations -= display_anywhere
         if len(nations) < 2:
             noforn = True
         else:
-            kept = {code for code in common if len(code) == 4}
-            covered = _expand(frozenset(kept), tetragraphs)
-            codes_out = frozenset(kept | (common - kept) | (nations - covered))
-            if any(p.eyes_only for p in listed):
+            # Keep the codes every portion wrote where they still fit, then add the rest.
+            kept: set[str] = set()
+            for code in common:
+                members = _expand(frozenset({code}), tetragraphs)
+                if members and members <= nations:
+                    kept.add(code)
+            codes_out = frozenset(kept | (nations - _expand(frozenset(kept), tetragraphs)))
+            if any(p.eyes_only for p in pool):
                 eyes = codes_out
             else:
                 rel_to = codes_out
@@ -904,15 +916,16 @@ def roll_up(
         dissem.add("NOFORN")
         dissem.discard("RELIDO")
     else:
-        if any(p.display_only for p in pool):
-            viewers: frozenset[str] | None = None
-            for portion in pool:
+        if not classified:
+            display = display_anywhere
+        elif any(p.display_only for p in pool):
+            viewers = _EMPTY
+            for index, portion in enumerate(pool):
                 sees = _expand(
                     portion.rel_to | portion.eyes_only | portion.display_only, tetragraphs
                 )
-                viewers = sees if viewers is None else viewers & sees
-            released = _expand(rel_to | eyes, tetragraphs)
-            display = frozenset(viewers or _EMPTY) - released
+                viewers = sees if index == 0 else viewers & sees
+            display = viewers - _expand(rel_to | eyes, tetragraphs)
         if classified and not (rel_to or eyes or display or "RELIDO" in dissem):
             dissem.add("NOFORN")
     return Label(

@@ -99,7 +99,8 @@ def list_agreements(
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
     table = Table(title=f"Agreements on {when.date().isoformat()}")
-    for column in ("id", "parties", "topology", "topics", "ceiling", "third party", "status"):
+    table.add_column("id", no_wrap=True, min_width=19)
+    for column in ("parties", "topology", "topics", "ceiling", "third party", "status"):
         table.add_column(column)
     for agreement in loaded:
         in_force, _ = agreement.state_at(when)

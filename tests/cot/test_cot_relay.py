@@ -204,6 +204,7 @@ def test_a_ping_is_answered_to_its_sender_only() -> None:
         await pinger.send(position("ANDROID-1-ping", cot_type="t-x-c-t", callsign="P"))
         pong = decode_event(await pinger.receive())
         assert pong.type == "t-x-c-t-r"
+        assert pong.access == "UNCLASSIFIED"
         await pinger.send(position("sentinel"))
         assert b'uid="sentinel"' in await other.receive()
         assert relay.server.stats.pings == 1
@@ -492,5 +493,38 @@ def test_client_mode_links_two_relays_through_the_same_filter() -> None:
             await client.close()
         await local.server.close()
         await partner.server.close()
+
+    run(scenario())
+
+
+def test_a_locally_published_event_follows_the_same_filter() -> None:
+    async def scenario() -> None:
+        relay = await start_relay(
+            {"usa": ("UNCLASSIFIED", CLEARED), "jpn": ("UNCLASSIFIED", FOREIGN)}
+        )
+        usa = await TakClient.open(url(relay.ports["usa"]))
+        jpn = await TakClient.open(url(relay.ports["jpn"]))
+        await clients_connected(relay.server, 2)
+        now = datetime.now(UTC)
+        for uid, text in (
+            ("node-noforn", "SECRET//NOFORN"),
+            ("node-rel", "SECRET//REL TO USA, JPN"),
+        ):
+            event = decode_event(
+                format_event(uid=uid, type="a-h-S", time=now, stale=now + timedelta(minutes=5))
+            )
+            relay.server.publish(event, parse_label(text, owner="USA"))
+        assert [decode_event(e).uid for e in await jpn.receive_until(b'uid="node-rel"')] == [
+            "node-rel"
+        ]
+        assert [decode_event(e).uid for e in await usa.receive_until(b'uid="node-rel"')] == [
+            "node-noforn",
+            "node-rel",
+        ]
+        assert sorted(relay.server.stored_uids) == ["node-noforn", "node-rel"]
+        assert relay.sunk == []  # published events are not inbound
+        for client in (usa, jpn):
+            await client.close()
+        await relay.server.close()
 
     run(scenario())

@@ -912,9 +912,18 @@ class CotServer(Generic[V]):
         stored[uid] = _Stored(data, entry, event.stale.timestamp(), source)
 
 
+_PONG_LABEL = Label(Classification.UNCLASSIFIED)
+
+
 def _pong(now: datetime) -> bytes:
+    """The answer to a client's ``t-x-c-t`` ping: content-free, marked UNCLASSIFIED."""
     return format_event(
-        uid="takPong", type=PONG_TYPE, time=now, stale=now + timedelta(seconds=20), how="h-g-i-g-o"
+        uid="takPong",
+        type=PONG_TYPE,
+        time=now,
+        stale=now + timedelta(seconds=20),
+        how="h-g-i-g-o",
+        label=_PONG_LABEL,
     )
 
 

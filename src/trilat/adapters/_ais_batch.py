@@ -198,7 +198,7 @@ def _fast_lines(arr: _Array, starts: _Array, lens: _Array) -> dict[str, _Array]:
     ends = starts + lens
 
     def at(index: _Array) -> _Array:
-        return arr[np.minimum(index, last)]
+        return arr[np.clip(index, 0, last)]
 
     ok = lens >= _MIN_LINE
     ok &= at(starts) == 33  # '!'
@@ -254,7 +254,7 @@ def decode_lines(decoder: Decoder, lines: Sequence[bytes], received_at: float | 
     if count == 0:
         return Batch({}, [])
     try:
-        data = b"\n".join(lines)
+        data = b"\n".join(lines) + b"\n"  # never empty, so indices can be clipped to it
     except TypeError:  # str lines: decode one by one
         others: list[tuple[int, dict[str, Any], float | None]] = []
         for index, line in enumerate(lines):

@@ -1,0 +1,279 @@
+"""The stream decoder: reassembly, bounded fragment buffer, reception times, batch = stream."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.ais.nmea import armour, checksum, messy_stream, sentence, split_sentences, with_type
+from trilat.adapters.ais import REASONS, Decoder
+
+TYPE5 = split_sentences(with_type(5, 424, 440123456 << 386), 424, sequence="4")  # MMSI bits 8-37
+TYPE5_B = split_sentences(with_type(5, 424, 441999888 << 386), 424, sequence="4", channel="B")
+
+
+def _position(seed: int, channel: str = "A") -> str:
+    payload, fill = armour(with_type(1, 168, seed * 7919 + 13), 168)
+    return sentence(payload, fill, channel=channel)
+
+
+def _messages(decoder: Decoder, lines: list[str]) -> list[dict]:
+    return [message.fields for message in decoder.feed_all(lines)]
+
+
+def test_fragments_of_two_messages_interleaved_on_both_channels_reassemble() -> None:
+    decoder = Decoder()
+    lines = [TYPE5[0], TYPE5_B[0], _position(1), TYPE5[1], TYPE5_B[1]]
+    decoded = _messages(decoder, lines)
+    assert [d["msg_type"] for d in decoded] == [1, 5, 5]
+    assert [d["mmsi"] for d in decoded[1:]] == [440123456, 441999888]
+    assert decoder.pending == 0
+    assert decoder.stats.bad == 0
+
+
+def test_a_continuation_without_its_first_fragment_is_an_orphan() -> None:
+    decoder = Decoder()
+    assert _messages(decoder, [TYPE5[1]]) == []
+    assert decoder.stats.rejected == {"orphan_fragment": 1}
+
+
+def test_fragments_out_of_order_drop_their_message() -> None:
+    decoder = Decoder()
+    assert _messages(decoder, [TYPE5[1], TYPE5[0], TYPE5[0], TYPE5[1]]) != []
+    three = split_sentences(with_type(5, 424, 99), 424, sequence="2", per_sentence=30)
+    decoder = Decoder()
+    assert _messages(decoder, [three[0], three[2], three[1]]) == []
+    assert decoder.stats.rejected == {
+        "out_of_order_fragment": 1,
+        "incomplete_message": 1,
+        "orphan_fragment": 1,
+    }
+
+
+def test_a_fragment_whose_count_differs_from_its_first_is_refused() -> None:
+    body = TYPE5[1].split("*")[0][1:].replace("AIVDM,2,2,", "AIVDM,3,2,")
+    decoder = Decoder()
+    assert _messages(decoder, [TYPE5[0], f"!{body}*{checksum(body)}"]) == []
+    assert decoder.stats.rejected == {"fragment_count_mismatch": 1, "incomplete_message": 1}
+
+
+def test_a_new_first_fragment_replaces_an_incomplete_message() -> None:
+    decoder = Decoder()
+    decoded = _messages(decoder, [TYPE5[0], TYPE5[0], TYPE5[1]])
+    assert len(decoded) == 1
+    assert decoder.stats.rejected == {"incomplete_message": 1}
+
+
+def test_a_partial_message_expires_after_the_sentence_window() -> None:
+    decoder = Decoder(fragment_window=5)
+    lines = [TYPE5[0], *(_position(i) for i in range(5)), TYPE5[1]]
+    assert [d["msg_type"] for d in _messages(decoder, lines)] == [1] * 5
+    assert decoder.stats.rejected == {"expired_message": 1, "orphan_fragment": 1}
+
+
+def test_a_partial_message_within_the_window_completes() -> None:
+    decoder = Decoder(fragment_window=5)
+    lines = [TYPE5[0], *(_position(i) for i in range(4)), TYPE5[1]]
+    assert [d["msg_type"] for d in _messages(decoder, lines)] == [1] * 4 + [5]
+
+
+def test_a_partial_message_expires_after_the_reception_timeout() -> None:
+    decoder = Decoder(fragment_timeout=2.0)
+    assert decoder.feed(TYPE5[0], received_at=1000.0) is None
+    assert decoder.feed(TYPE5[1], received_at=1002.5) is None
+    assert decoder.stats.rejected == {"expired_message": 1, "orphan_fragment": 1}
+    assert decoder.feed(TYPE5[0], received_at=1003.0) is None
+    message = decoder.feed(TYPE5[1], received_at=1004.0)
+    assert message is not None
+    assert message.received_at == 1003.0  # the time of the first fragment
+
+
+def test_flush_counts_what_never_completed() -> None:
+    decoder = Decoder()
+    _messages(decoder, [TYPE5[0], TYPE5_B[0]])
+    assert decoder.pending == 2
+    assert decoder.flush() == 2
+    assert decoder.pending == 0
+    assert decoder.stats.rejected == {"incomplete_message": 2}
+
+
+def _endless_first_fragments() -> Iterator[str]:
+    for index in itertools.count():
+        channel = "AB"[index % 2]
+        sequence = str(index % 10)
+        talker = ("AIVDM", "BSVDM", "ABVDM")[index % 3]
+        yield sentence("55?MbV02;H", count=2, number=1, sequence=sequence, channel=channel,
+                       talker=talker)  # fmt: skip
+        if index % 3 == 0:
+            yield _position(index)
+
+
+def test_the_fragment_buffer_stays_bounded_on_an_endless_stream() -> None:
+    decoder = Decoder(max_pending=16, fragment_window=10**9)
+    most = 0
+    for line in itertools.islice(_endless_first_fragments(), 50_000):
+        decoder.feed(line)
+        most = max(most, decoder.pending)
+    assert most == 16
+    assert decoder.stats.rejected["evicted_message"] > 0
+    assert decoder.stats.messages > 10_000
+
+
+def test_the_fragment_window_alone_bounds_the_buffer() -> None:
+    decoder = Decoder(fragment_window=50)
+    most = 0
+    for line in itertools.islice(_endless_first_fragments(), 20_000):
+        decoder.feed(line)
+        most = max(most, decoder.pending)
+    assert most <= 60  # at most one group per key, and none older than the window
+    assert decoder.stats.rejected["evicted_message"] == 0
+
+
+def test_a_tag_block_gives_the_reception_time() -> None:
+    tag = "s:2573535,c:1671533231"
+    line = f"\\{tag}*{checksum(tag)}\\{_position(3)}"
+    message = Decoder().feed(line, received_at=5.0)
+    assert message is not None
+    assert message.received_at == 1671533231.0
+
+
+def test_a_tag_block_time_in_milliseconds_is_read_as_such() -> None:
+    tag = "c:1671533231500"
+    message = Decoder().feed(f"\\{tag}*{checksum(tag)}\\{_position(3)}")
+    assert message is not None
+    assert message.received_at == 1671533231.5
+
+
+def test_a_trailing_unix_time_gives_the_reception_time() -> None:
+    message = Decoder().feed(f"{_position(3)},1426032000")
+    assert message is not None
+    assert message.received_at == 1426032000.0
+
+
+def test_without_a_time_in_the_line_the_callers_time_is_used() -> None:
+    message = Decoder().feed(_position(3), received_at=1234.5)
+    assert message is not None
+    assert message.received_at == 1234.5
+
+
+def test_a_tag_block_with_a_bad_checksum_is_refused() -> None:
+    decoder = Decoder()
+    assert decoder.feed(f"\\c:1671533231*00\\{_position(3)}") is None
+    assert decoder.stats.rejected == {"bad_tag_block": 1}
+
+
+def test_junk_after_the_checksum_is_refused() -> None:
+    decoder = Decoder()
+    assert decoder.feed(f"{_position(3)}XYZ") is None
+    assert decoder.stats.rejected == {"malformed": 1}
+
+
+def test_every_reason_counted_is_documented() -> None:
+    decoder = Decoder()
+    list(decoder.feed_all(messy_stream(7, 3000)))
+    decoder.flush()
+    assert set(decoder.stats.rejected) <= set(REASONS)
+    assert len(decoder.stats.rejected) >= 10  # the messy stream exercises most of them
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(st.binary(max_size=120), max_size=40))
+def test_feed_never_raises_whatever_the_bytes(lines: list[bytes]) -> None:
+    decoder = Decoder()
+    for line in lines:
+        decoder.feed(line)
+        decoder.feed(b"!AIVDM," + line)
+    decoder.decode_batch(lines)
+    assert decoder.stats.sentences == 3 * len(lines)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), cuts=st.lists(st.integers(0, 600), max_size=6))
+def test_batches_give_the_same_messages_times_and_counters_as_feeding_lines(
+    seed: int, cuts: list[int]
+) -> None:
+    lines = messy_stream(seed, 600)
+    streamed = Decoder(fragment_window=40)
+    expected = [(m.fields, m.received_at) for m in streamed.feed_all(lines, received_at=99.0)]
+    streamed.flush()
+    batched = Decoder(fragment_window=40)
+    got = []
+    bounds = [0, *sorted(cuts), len(lines)]
+    for start, end in itertools.pairwise(bounds):
+        batch = batched.decode_batch(lines[start:end], received_at=99.0)
+        got += [(m.fields, m.received_at) for m in batch.messages()]
+    batched.flush()
+    assert got == expected
+    assert batched.stats == streamed.stats
+
+
+def test_clean_two_sentence_messages_reassemble_in_columns_like_the_stream() -> None:
+    lines: list[bytes] = []
+    for index in range(400):
+        lines.append(_position(index).encode())
+        channel = "AB"[index % 2]
+        group = split_sentences(with_type(5, 424, index * 104729), 424,
+                                sequence=str(index % 10), channel=channel)  # fmt: skip
+        lines += [g.encode() for g in group]
+    lines.append(TYPE5[0].encode())  # left open at the end of the batch
+    streamed = Decoder()
+    expected = [m.fields for m in streamed.feed_all(lines)]
+    batched = Decoder()
+    table = batched.decode_batch(lines)
+    assert "static_voyage" in table.tables  # decoded in columns
+    assert table.to_dicts() == expected
+    assert batched.pending == streamed.pending == 1
+    assert batched.stats == streamed.stats
+
+
+def _clean_stream(seed: int, count: int) -> list[bytes]:
+    """Valid messages only, fragments of several keys interleaved, some groups left open."""
+    import random
+
+    rnd = random.Random(seed)
+    lines: list[str] = []
+    open_groups: list[list[str]] = []
+    while len(lines) < count:
+        if open_groups and rnd.random() < 0.5:
+            group = rnd.choice(open_groups)
+            lines.append(group.pop(0))
+            if not group:
+                open_groups.remove(group)
+            continue
+        if rnd.random() < 0.5:
+            lines.append(_position(rnd.randrange(10**6), rnd.choice("AB")))
+            continue
+        per_sentence = rnd.choice((30, 60))
+        key = (str(rnd.randrange(10)), rnd.choice("AB"))
+        if any(g and g[0].split(",")[3:5] == list(key) for g in open_groups):
+            continue
+        group = split_sentences(with_type(5, 424, rnd.getrandbits(418)), 424, sequence=key[0],
+                                channel=key[1], per_sentence=per_sentence)  # fmt: skip
+        open_groups.append(group)
+    return [line.encode() for line in lines]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10**6),
+    cuts=st.lists(st.integers(0, 300), max_size=4),
+    window=st.integers(2, 40),
+    max_pending=st.integers(1, 8),
+)
+def test_columnar_reassembly_agrees_with_the_stream_at_any_window_and_bound(
+    seed: int, cuts: list[int], window: int, max_pending: int
+) -> None:
+    lines = _clean_stream(seed, 300)
+    streamed = Decoder(fragment_window=window, max_pending=max_pending)
+    expected = [m.fields for m in streamed.feed_all(lines)]
+    streamed.flush()
+    batched = Decoder(fragment_window=window, max_pending=max_pending)
+    got: list[dict] = []
+    for start, end in itertools.pairwise([0, *sorted(cuts), len(lines)]):
+        got += batched.decode_batch(lines[start:end]).to_dicts()
+    batched.flush()
+    assert got == expected
+    assert batched.stats == streamed.stats

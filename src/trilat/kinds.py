@@ -93,6 +93,7 @@ class Track(_Body):
     stale: str
     course: float | None = None
     speed: float | None = None
+    heading: float | None = None
     callsign: str | None = None
     nation: str | None = None
 
@@ -100,6 +101,8 @@ class Track(_Body):
         _point(self.point, "point")
         _time(self.time, "time")
         _time(self.stale, "stale")
+        if self.heading is not None and not 0.0 <= self.heading < 360.0:
+            raise ValueError(f"`heading` out of range [0, 360): {self.heading}")
 
 
 class Observation(_Body):

@@ -75,9 +75,7 @@ def test_nmea_with_receiver_times_gives_the_same_encounters(
     positions, _ = small_traffic
     lines = []
     for m, t, la, lo in positions.rows():
-        for sentence in encode_dict(
-            {"type": 1, "mmsi": m, "lat": la, "lon": lo}, talker_id="AI"
-        ):
+        for sentence in encode_dict({"type": 1, "mmsi": m, "lat": la, "lon": lo}, talker_id="AI"):
             lines.append(f"{sentence},{t}")
     lines.insert(5, "!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*FF,1700000000")  # bad checksum
     lines.insert(9, "!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*24")  # no time

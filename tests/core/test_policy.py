@@ -323,3 +323,38 @@ def test_clear_cache_empties_it(policy: Policy) -> None:
     policy.decide(JPN_REPORT, "JPN", "KOR", day("2017-03-01"))
     policy.clear_cache()
     assert policy.cache_info()[0] == 0
+
+
+def test_equal_labels_built_separately_get_the_same_cached_decision() -> None:
+    policy = Policy(agreement_set("shipped"))
+    first = Subject(parse_label("SECRET//REL TO USA, JPN, KOR", owner="JPN"), ("dprk.missile",))
+    again = Subject(
+        Label(
+            Classification.SECRET,
+            rel_to=frozenset({"KOR", "USA", "JPN"}),
+            owner="JPN",
+        ),
+        ("dprk.missile",),
+    )
+    assert first.label is not again.label
+    assert policy.decide(first, "JPN", "KOR", day("2017-03-01")) is policy.decide(
+        again, "JPN", "KOR", day("2017-03-01")
+    )
+
+
+def test_tiny_cache_with_many_labels_still_answers_exactly() -> None:
+    policy = Policy(agreement_set("shipped"), cache_size=4)
+    banners = ["SECRET//REL TO USA, JPN, KOR", "SECRET//NOFORN", "SECRET//REL TO USA, KOR"]
+    subjects = [
+        Subject(parse_label(b, owner=o), ("dprk.missile",))
+        for b in banners
+        for o in ("USA", "JPN", "KOR")
+    ]
+    for _ in range(3):
+        for subject in subjects:
+            for to in ("USA", "JPN", "KOR"):
+                at = day("2015-06-01")
+                assert policy.decide(subject, "USA", to, at) == policy.decide_uncached(
+                    subject, "USA", to, at
+                )
+    assert policy.cache_info()[0] <= 4

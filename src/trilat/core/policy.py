@@ -58,6 +58,7 @@ _NEVER_REPLICATED: Final[frozenset[Tlp]] = frozenset({Tlp.RED, Tlp.AMBER_STRICT}
 _RECIPIENTS_ONLY: Final[frozenset[Tlp]] = frozenset({Tlp.RED, Tlp.AMBER_STRICT, Tlp.AMBER})
 _EPOCH_ZERO: Final = datetime(1, 1, 1, tzinfo=UTC)
 DEFAULT_CACHE_SIZE: Final = 65_536
+_NO_CONSENTS: Final[frozenset[Consent]] = frozenset()
 
 
 class Releasable(Protocol):
@@ -266,7 +267,17 @@ class Policy:
     directory); they are quoted in every classified denial so that the failure is visible.
     """
 
-    __slots__ = ("_agreements", "_boundaries", "_cache", "_cache_size", "_problems", "_tetra")
+    __slots__ = (
+        "_agreements",
+        "_boundaries",
+        "_cache",
+        "_cache_size",
+        "_label_ids",
+        "_label_values",
+        "_next_token",
+        "_problems",
+        "_tetra",
+    )
 
     def __init__(
         self,
@@ -291,6 +302,12 @@ class Policy:
         self._boundaries: tuple[datetime, ...] = tuple(sorted(instants))
         self._cache: dict[tuple[object, ...], Decision] = {}
         self._cache_size = cache_size
+        # Label value -> token, and id(label) -> (label, token): hashing a Label runs Python
+        # code, so a label object seen before is recognised by identity (the entry keeps the
+        # object alive, so its id cannot be reused while the entry exists).
+        self._label_values: dict[Label, int] = {}
+        self._label_ids: dict[int, tuple[Label, int]] = {}
+        self._next_token = 0
 
     # -- public surface ---------------------------------------------------------------------
 
@@ -327,6 +344,25 @@ class Policy:
     def clear_cache(self) -> None:
         """Forget every memoised decision."""
         self._cache.clear()
+        self._label_values.clear()
+        self._label_ids.clear()
+
+    def _label_token(self, label: Label) -> int:
+        """A small int standing for *label*'s value (equal labels, equal tokens)."""
+        values = self._label_values
+        token = values.get(label)
+        if token is None:
+            if len(values) >= self._cache_size:  # bounded; tokens are never reused
+                values.clear()
+                self._label_ids.clear()
+            token = self._next_token
+            self._next_token += 1
+            values[label] = token
+        ids = self._label_ids
+        if len(ids) >= self._cache_size:
+            ids.clear()
+        ids[id(label)] = (label, token)
+        return token
 
     def decide(
         self,
@@ -345,10 +381,15 @@ class Policy:
         except TypeError:  # naive datetime, or not a time at all
             return self._bad_time(at)
         label = subject.label
+        try:
+            slot = self._label_ids.get(id(label))
+            token = slot[1] if slot is not None and slot[0] is label else self._label_token(label)
+        except TypeError:  # an unhashable label: evaluate without the cache
+            return self.decide_uncached(subject, holder, destination, at, consents)
         if consents:
             active = frozenset(c for c in consents if c.active(at))
             key: tuple[object, ...] = (
-                label,
+                token,
                 subject.topics,
                 subject.recipients,
                 holder,
@@ -358,8 +399,8 @@ class Policy:
                 subject.id if active else None,
             )
         else:
-            active = frozenset()
-            key = (label, subject.topics, subject.recipients, holder, destination, epoch)
+            active = _NO_CONSENTS
+            key = (token, subject.topics, subject.recipients, holder, destination, epoch)
         cache = self._cache
         try:
             found = cache.get(key)

@@ -17,11 +17,11 @@ a ``<__trilat label="…"/>`` element inside ``<detail>``; any such marks that c
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from math import isfinite
 from typing import Final
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import quoteattr
@@ -534,20 +534,42 @@ class CotStreamDecoder:
         try:
             lat = float(point["lat"])
             lon = float(point["lon"])
-            hae = _optional_float(point.get("hae"))
-            ce = _optional_float(point.get("ce"))
-            le = _optional_float(point.get("le"))
+            text = point.get("hae")
+            hae = _NO_VALUE if text is None else float(text)
+            text = point.get("ce")
+            ce = _NO_VALUE if text is None else float(text)
+            text = point.get("le")
+            le = _NO_VALUE if text is None else float(text)
         except (KeyError, ValueError):
             raise _Refused("invalid", f"event {uid!r} has a bad point") from None
-        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        if not (
+            -90.0 <= lat <= 90.0
+            and -180.0 <= lon <= 180.0
+            and isfinite(hae)
+            and isfinite(ce)
+            and isfinite(le)
+        ):
             raise _Refused("invalid", f"event {uid!r} point out of range")
+        cache = self._time_cache
+        text = get("time")
+        time = cache.get(text) if text is not None else None
+        if time is None:
+            time = self._time(text, "time")
+        text = get("start")
+        start = cache.get(text) if text is not None else None
+        if start is None:
+            start = self._time(text, "start")
+        text = get("stale")
+        stale = cache.get(text) if text is not None else None
+        if stale is None:
+            stale = self._time(text, "stale")
         event = CotEvent(
             uid,
             cot_type,
             get("how", ""),
-            self._time(get("time"), "time"),
-            self._time(get("start"), "start"),
-            self._time(get("stale"), "stale"),
+            time,
+            start,
+            stale,
             lat,
             lon,
             hae,
@@ -567,15 +589,6 @@ class CotStreamDecoder:
         )
         self.accepted += 1
         return event
-
-
-def _optional_float(text: str | None) -> float:
-    if text is None:
-        return _NO_VALUE
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(text)
-    return value
 
 
 def decode_event(xml: bytes | str, limits: CotLimits | None = None) -> CotEvent:

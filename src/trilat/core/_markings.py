@@ -1,10 +1,9 @@
 """Marking reference data for ``trilat.core.labels`` (internal, unstable).
 
-Pure data, no IO. The ISO 3166-1 alpha-3 list below is the full current list as published
-by ``pycountry`` 26.2.16 (the
-ISO 3166 Maintenance Agency's data); core may not import pycountry, so the list is written
-out here, and ``tests/core/test_labels_markings.py`` fails if it ever drifts from the
-installed pycountry.
+Pure data, no IO. ``ISO_ALPHA3`` is the full current ISO 3166-1 alpha-3 list as published
+by pycountry 26.2.16. Core may not import pycountry, so the list is written out here;
+``tests/core/test_labels_markings.py`` fails the moment it drifts from the installed
+pycountry (regenerate it from ``pycountry.countries`` when that happens).
 """
 
 from __future__ import annotations

@@ -29,8 +29,20 @@ Rules beyond the grammar (each raises :class:`LabelError` naming token and offse
 * ``ORCON`` is not used on UNCLASSIFIED; ``FOUO`` is not used on classified labels.
 * ``TLP:CLEAR`` (public) is not used on classified labels; other TLP colours may sit on
   any label and are kept by roll-up, the most restrictive winning.
+* ``DISPLAY ONLY`` may not name a nation the label already releases to.
 * Empty categories, controls or list entries and trailing separators are errors, as is
-  a second ``REL TO``/``EYES``/``DISPLAY ONLY``/TLP or a second dissemination category.
+  a second ``REL TO``/``EYES``/``DISPLAY ONLY``/TLP or a second dissemination category,
+  and any character outside printable ASCII (space and tab are the only blanks).
+
+When several rules are broken, the error names the first offending token reading left to
+right.
+
+TLP is a field of its own (``Label.tlp``), written as the last ``//TLP:…`` category:
+``UNCLASSIFIED//FOUO//TLP:AMBER``. TLP 1.0's ``TLP:WHITE`` is read as ``TLP:CLEAR``.
+
+Speed: :func:`parse_label` is cached by (text, owner); a miss takes a fast path for the
+common legal shapes (classification, simple controls, REL TO, TLP) and falls back to the
+full parser, which alone produces errors. Tests check that both parsers agree.
 
 A classified label with no foreign-release marking (REL TO, EYES ONLY, RELIDO, DISPLAY
 ONLY) is NOFORN: that is how :attr:`Label.noforn` reads it and how roll-up treats it.
@@ -252,7 +264,8 @@ class Label:
         no NOFORN, no TLP:RED or TLP:AMBER+STRICT); TLP:AMBER also gives ``None`` because
         it is decided by the item's recipients, not the label. An empty set means no
         foreign nation (NOFORN, classified RELIDO or DISPLAY ONLY without a list, TLP:RED,
-        TLP:AMBER+STRICT). Unknown tetragraphs contribute nobody.
+        TLP:AMBER+STRICT). Unknown tetragraphs contribute nobody. DISPLAY ONLY nations are
+        never in the result, but ``None`` cannot exclude them: use :meth:`permits`.
         """
         if self.rel_to or self.eyes_only:
             if "NOFORN" in self.dissem:
@@ -277,6 +290,8 @@ class Label:
         if nation not in _NATIONS:
             return False
         if self.tlp is Tlp.RED or self.tlp is Tlp.AMBER_STRICT or "NOFORN" in self.dissem:
+            return False
+        if self.display_only and nation in _expand(self.display_only, tetragraphs):
             return False
         listed = self.rel_to or self.eyes_only
         if listed:

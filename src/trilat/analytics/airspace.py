@@ -54,6 +54,8 @@ from typing import Any, Final
 import numpy as np
 import shapely
 from pyproj import Geod
+from shapely.geometry.base import BaseGeometry
+from shapely.strtree import STRtree
 
 from trilat.analytics.geodata import DEFAULT_VIEW, Zone, zones_for_view
 from trilat.core.clock import format_time, parse_time
@@ -385,31 +387,41 @@ def _inside(zone: Zone, lon: np.ndarray | float, lat: np.ndarray | float) -> np.
 def _candidate_segments(
     zone: Zone, lon: np.ndarray, lat: np.ndarray, length_m: np.ndarray, inside: np.ndarray
 ) -> np.ndarray:
-    """Indices of segments that may cross the zone boundary."""
+    """Indices of segments that may cross the zone boundary (a superset, by bounding boxes)."""
     changed = inside[:-1] != inside[1:]
     wraps = np.abs(lon[1:] - lon[:-1]) > 180.0
-    coords = np.stack([np.column_stack([lon[:-1], lat[:-1]]), np.column_stack([lon[1:], lat[1:]])])
-    lines = shapely.linestrings(coords.transpose(1, 0, 2))
     # the geodesic departs from the straight lon/lat line by up to about L²/8R (plus margin)
-    tolerance = 0.002 + 2.0 * (length_m**2 / (8.0 * _EARTH_RADIUS_M)) / 111_000.0
-    boundary = _boundary(zone)
-    near = np.asarray(shapely.dwithin(lines, boundary, tolerance), dtype=bool)
+    margin = 0.002 + 2.0 * (length_m**2 / (8.0 * _EARTH_RADIUS_M)) / 111_000.0
+    boxes = shapely.box(
+        np.minimum(lon[:-1], lon[1:]) - margin,
+        np.minimum(lat[:-1], lat[1:]) - margin,
+        np.maximum(lon[:-1], lon[1:]) + margin,
+        np.maximum(lat[:-1], lat[1:]) + margin,
+    )
+    near = np.zeros(len(boxes), dtype=bool)
+    hits = _boundary_tree(zone).query(boxes)
+    if hits.size:
+        near[np.unique(hits[0])] = True
     return np.flatnonzero(changed | wraps | near)
 
 
-_BOUNDARIES: dict[int, Any] = {}
+_BOUNDARY_TREES: dict[int, tuple[BaseGeometry, STRtree]] = {}
 
 
-def _boundary(zone: Zone) -> Any:
+def _boundary_tree(zone: Zone) -> STRtree:
+    """An STRtree over the edges of *zone* (cached per geometry object)."""
     key = id(zone.geometry)
-    cached = _BOUNDARIES.get(key)
+    cached = _BOUNDARY_TREES.get(key)
     if cached is None or cached[0] is not zone.geometry:
-        if len(_BOUNDARIES) > 256:  # bounded: custom zones come and go
-            _BOUNDARIES.clear()
-        boundary = zone.geometry.boundary
-        shapely.prepare(boundary)
-        cached = (zone.geometry, boundary)
-        _BOUNDARIES[key] = cached
+        if len(_BOUNDARY_TREES) > 256:  # bounded: custom zones come and go
+            _BOUNDARY_TREES.clear()
+        edges = []
+        for ring in shapely.get_rings(shapely.get_parts(zone.geometry)):
+            xy = shapely.get_coordinates(ring)
+            edges.append(np.stack([xy[:-1], xy[1:]], axis=1))
+        segments = np.concatenate(edges) if edges else np.zeros((0, 2, 2))
+        cached = (zone.geometry, STRtree(shapely.linestrings(segments)))
+        _BOUNDARY_TREES[key] = cached
     return cached[1]
 
 

@@ -100,6 +100,8 @@ def test_narrowing_rel_to_never_turns_a_deny_into_an_allow(
     subject: Subject, holder: str, to: str, at: datetime, consents: list[Consent], dropped: str
 ) -> None:
     narrower = dataclasses.replace(subject.label, rel_to=subject.label.rel_to - {dropped})
+    if not narrower.rel_to and narrower.classification is Classification.UNCLASSIFIED:
+        return  # an unclassified item with no list at all is unrestricted (SPEC §4 rule 2)
     if _allowed(dataclasses.replace(subject, label=narrower), holder, to, at, consents):
         assert _allowed(subject, holder, to, at, consents)
 

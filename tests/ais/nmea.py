@@ -84,6 +84,8 @@ def payloads(draw: st.DrawFn, msg_type: int, *, any_length: bool = False) -> tup
         standard = draw(st.sampled_from((272, 312, 354, 360)))
     nbits = draw(st.integers(6, standard + 12)) if any_length else standard
     rest = draw(st.integers(0, (1 << max(nbits - 6, 0)) - 1))
+    if msg_type == 24 and not any_length:
+        rest &= ~(1 << (nbits - 39))  # part number 0 or 1 (2 and 3 are refused)
     if msg_type == 24 and nbits > 40 and draw(st.booleans()):
         # an auxiliary craft (MMSI 98MIDXXXX) part B now and then
         mmsi = draw(st.integers(980_000_000, 989_999_999))

@@ -292,6 +292,9 @@ def decode_lines(decoder: Decoder, lines: Sequence[bytes], received_at: float | 
     spans: list[tuple[int, bytes, int, float | None]] = []  # (line, payload, fill, time)
     slow_fragments: list[tuple[int, Sentence, float | None]] = []
     for index in np.flatnonzero(~ok).tolist():
+        if not lines[index].strip():  # a blank line is no sentence at all
+            stats.sentences -= 1
+            continue
         try:
             sentence = parse_sentence(lines[index])
         except _Reject as refusal:
@@ -387,6 +390,7 @@ def decode_lines(decoder: Decoder, lines: Sequence[bytes], received_at: float | 
         when = float(all_times[index])
         others_list.append((int(all_line[index]), decoded, None if math.isnan(when) else when))
     stats.messages += len(others_list) + sum(len(t) for t in tables.values())
+    others_list.sort(key=lambda item: item[0])
     return Batch(tables, others_list)
 
 
@@ -574,6 +578,7 @@ def _decode_payloads(
         idx = np.flatnonzero(long_enough)
         if len(idx) == 0:
             continue
+        idx = idx[np.argsort(line_no[idx], kind="stable")]  # rows in stream order
         matrix = _matrix(six, pos[idx], -(-layout.required_bits // 6))
         tables[layout.name] = Table(layout.name, _columns(layout, matrix), line_no[idx], times[idx])
     return tables, sorted(scalar)

@@ -380,6 +380,9 @@ class Decoder:
                                 received_at,
                             )
                             return None if whole is None else self._complete(*whole)
+        if not line.strip():  # a blank line is no sentence at all
+            stats.sentences -= 1
+            return None
         try:
             sentence = parse_sentence(line)
         except _Reject as refusal:

@@ -428,8 +428,8 @@ def position_to_track(
 
     ``uid`` is ``mmsi-<MMSI>`` so that each report supersedes the vessel's previous track;
     ``type`` is the CoT type given (a neutral surface track by default: AIS says nothing of
-    affiliation); ``point`` is the reported position; ``course`` (degrees true) and
-    ``speed`` (knots) are omitted when the report says "not available"; ``nation`` is the
+    affiliation); ``point`` is the reported position; ``course`` and ``heading`` (degrees
+    true) and ``speed`` (knots) are omitted when the report says "not available"; ``nation`` is the
     flag state of the MMSI's MID when known. Accepts types 1, 2, 3, 18, 19 and 27.
     """
     if message.get("msg_type") not in _POSITION_REPORTS:
@@ -455,6 +455,9 @@ def position_to_track(
         body["course"] = float(course)
     if speed is not None and speed < (63 if long_range else 102.3):
         body["speed"] = float(speed)
+    heading = message.get("heading")
+    if heading is not None and heading < 360:  # 511: not available
+        body["heading"] = float(heading)
     nation = flag_state(int(mmsi))
     if nation is not None:
         body["nation"] = nation

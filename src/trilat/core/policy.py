@@ -12,7 +12,9 @@ which agreements are in force and which notices apply. The last two can only cha
 UTC midnights in :attr:`Policy.boundaries`, so the instant enters the cache key as its *period
 index* (``bisect`` over the sorted boundaries). Reasons never quote the instant itself, so a
 cached Decision is exactly what an uncached evaluation returns for every instant of the same
-period. The cache is bounded (oldest entry evicted first).
+period. The label enters the key as a small token standing for its value, found by object
+identity first (hashing a Label runs Python code); equal labels share a token. The cache and
+the token tables are bounded (oldest decision evicted first; tokens are never reused).
 
 No IO, no clock. Deterministic.
 """

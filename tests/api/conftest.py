@@ -88,6 +88,7 @@ def make_node(url: str, **options: Any) -> NodeUnderTest:
 def usa(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NodeUnderTest]:
     made = make_node(
         store_url_for(request.param, request, tmp_path),
+        keepalive=0.2,
         body_limit=64 * 1024,
         document_limit=256 * 1024,
     )

@@ -28,7 +28,17 @@ def make_row(
 ) -> ItemRow:
     item_id = str(uuid.UUID(int=n + 1, version=4))
     created = (T0 + timedelta(minutes=n)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    document = json.dumps({"id": item_id, "kind": kind, "created": created, "body": {"n": n}})
+    document = json.dumps(
+        {
+            "id": item_id,
+            "kind": kind,
+            "created": created,
+            "originator": {"node": "usa-1", "nation": "USA"},
+            "topics": list(topics),
+            "supersedes": None,
+            "body": {"n": n},
+        }
+    )
     return ItemRow(
         id=item_id,
         kind=kind,
@@ -49,6 +59,12 @@ def accept(row: ItemRow) -> tuple[ItemRow, object]:
 def add(store: Store, row: ItemRow) -> int:
     item, entry = accept(row)
     return store.append_item(item, entry)  # type: ignore[arg-type]
+
+
+def raw_sql(store: Store, sql: str, params: tuple[object, ...] = ()) -> None:
+    """Edit the database behind the store's back, as an intruder with SQL access would."""
+    with store._write() as cursor:  # type: ignore[attr-defined]
+        store._x(cursor, sql, params)  # type: ignore[attr-defined]
 
 
 def naive_root(leaves: list[bytes]) -> bytes:
@@ -241,8 +257,7 @@ def test_verify_names_an_altered_leaf(store: Store) -> None:
         add(store, make_row(n))
     assert verify_log(store).ok
     tampered = store.audit_leaves(2, 3)[0].data.replace(b"test", b"evil")
-    with store._write() as cursor:  # type: ignore[attr-defined]
-        store._x(cursor, "UPDATE audit_leaves SET data = ? WHERE idx = 2", (tampered,))  # type: ignore[attr-defined]
+    raw_sql(store, "UPDATE audit_leaves SET data = ? WHERE idx = 2", (tampered,))
     result = verify_log(store)
     assert result.problems == ["audit leaf 2 was altered (hash mismatch)"]
 
@@ -252,8 +267,7 @@ def test_verify_names_an_altered_item(store: Store) -> None:
         add(store, make_row(n))
     victim = make_row(1)
     altered = victim.document.replace('"n": 1', '"n": 99')
-    with store._write() as cursor:  # type: ignore[attr-defined]
-        store._x(cursor, "UPDATE items SET document = ? WHERE id = ?", (altered, victim.id))  # type: ignore[attr-defined]
+    raw_sql(store, "UPDATE items SET document = ? WHERE id = ?", (altered, victim.id))
     result = verify_log(store)
     assert not result.ok
     assert result.problems[0].startswith(f"item {victim.id} was altered")
@@ -262,15 +276,13 @@ def test_verify_names_an_altered_item(store: Store) -> None:
 def test_verify_notices_a_deleted_item(store: Store) -> None:
     for n in range(3):
         add(store, make_row(n))
-    with store._write() as cursor:  # type: ignore[attr-defined]
-        store._x(cursor, "DELETE FROM items WHERE id = ?", (make_row(0).id,))  # type: ignore[attr-defined]
+    raw_sql(store, "DELETE FROM items WHERE id = ?", (make_row(0).id,))
     assert verify_log(store).problems == [f"item {make_row(0).id} of audit leaf 0 is missing"]
 
 
 def test_a_store_newer_than_the_code_is_refused(store_url: str) -> None:
     first = open_store(store_url)
-    with first._write() as cursor:  # type: ignore[attr-defined]
-        first._x(cursor, "INSERT INTO schema_migrations (version, applied) VALUES (99, 'x')")  # type: ignore[attr-defined]
+    raw_sql(first, "INSERT INTO schema_migrations (version, applied) VALUES (99, 'x')")
     first.close()
     with pytest.raises(StoreError, match="newer"):
         open_store(store_url)
@@ -279,3 +291,21 @@ def test_a_store_newer_than_the_code_is_refused(store_url: str) -> None:
 def test_unknown_store_scheme_is_refused() -> None:
     with pytest.raises(StoreError, match="mysql"):
         open_store("mysql://localhost/x")
+
+
+def test_verify_notices_an_item_hidden_without_a_recall(store: Store) -> None:
+    add(store, make_row(0))
+    raw_sql(
+        store, "UPDATE items SET recalled_by = ? WHERE id = ?", (make_row(9).id, make_row(0).id)
+    )
+    assert verify_log(store).problems == [
+        f"item {make_row(0).id} was hidden or emptied without a recall in the log"
+    ]
+
+
+def test_verify_notices_an_index_column_edited_away_from_its_envelope(store: Store) -> None:
+    add(store, make_row(0))
+    raw_sql(store, "UPDATE items SET kind = 'chat' WHERE id = ?", (make_row(0).id,))
+    assert verify_log(store).problems == [
+        f"item {make_row(0).id} was altered: its kind column differs from its envelope"
+    ]

@@ -53,6 +53,7 @@ _log = logging.getLogger(__name__)
 
 API: Final = "/api/v1"
 _ID_PATTERN: Final = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_DISCONNECT_POLL: Final = 0.5  # seconds between checks that an idle SSE client is still there
 _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     status: {"model": ProblemOut, "content": {"application/problem+json": {}}}
     for status in (400, 401, 403, 404, 413, 422)
@@ -324,8 +325,11 @@ def create_app(node: Node) -> FastAPI:
         after: Annotated[str | None, Query(max_length=64)] = None,
         last_event_id: Annotated[str | None, Header(max_length=64)] = None,
     ) -> StreamingResponse:
-        """Live items you may see, as SSE; resume with `Last-Event-ID` (or `after`)."""
-        start = decode_cursor(last_event_id if last_event_id else after)
+        """Live items you may see, as SSE, from now on; resume with `Last-Event-ID` (or `after`)."""
+        resume = last_event_id or after
+        # Read the head before subscribing: whatever commits in between is caught up from
+        # the store, whatever commits after is also queued and skipped by its cursor.
+        start = decode_cursor(resume) if resume else await run_in_threadpool(node.store.head)
         subscriber = node.broadcaster.subscribe()
         stream = _event_stream(node, user, start, subscriber, request.is_disconnected)
         return StreamingResponse(
@@ -369,6 +373,7 @@ async def _event_stream(
     is_disconnected: Callable[[], Awaitable[bool]],
 ) -> AsyncIterator[str]:
     cursor = start
+    loop = asyncio.get_running_loop()
     try:
         yield "retry: 2000\n\n"
         while not subscriber.closed:
@@ -387,13 +392,16 @@ async def _event_stream(
                     break
             subscriber.lagged = False
             # Then follow live publications until the queue overflows.
+            quiet_since = loop.time()
             while not subscriber.lagged and not subscriber.closed:
                 try:
-                    event = await asyncio.wait_for(subscriber.queue.get(), node.keepalive)
+                    event = await asyncio.wait_for(subscriber.queue.get(), _DISCONNECT_POLL)
                 except TimeoutError:
                     if await is_disconnected():
                         return
-                    yield ": keepalive\n\n"
+                    if loop.time() - quiet_since >= node.keepalive:
+                        quiet_since = loop.time()
+                        yield ": keepalive\n\n"
                     continue
                 if event is None:
                     return

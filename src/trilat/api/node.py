@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import secrets
 import threading
 from collections import OrderedDict
@@ -48,6 +49,7 @@ _log = logging.getLogger(__name__)
 
 CURSOR_KEY_META: Final = "cursor_key"
 _CACHE_SIZE: Final = 4096
+_ITEM_ID: Final = re.compile(r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _CEILINGS: Final = {
     "UNCLASSIFIED": Classification.UNCLASSIFIED,
     "CONFIDENTIAL": Classification.CONFIDENTIAL,
@@ -252,7 +254,7 @@ class Node:
 
     def read(self, item_id: str, user: User) -> Visible:
         """One item, or 404 when it is absent, recalled or not visible to *user*."""
-        stored = self.store.get_item(item_id)
+        stored = self.store.get_item(item_id) if _ITEM_ID.match(item_id) else None
         if stored is None:
             raise not_found()
         found = self.visible([stored], user)
@@ -302,7 +304,7 @@ class Node:
             raise Problem(403, "forbidden", f"not cleared to originate {format_banner(label)}")
 
     def _visible_target(self, item_id: str, user: User, member: str) -> Envelope:
-        stored = self.store.get_item(item_id)
+        stored = self.store.get_item(item_id) if _ITEM_ID.match(item_id) else None
         envelope = self.envelope_of(stored) if stored is not None else None
         if envelope is None or not self.view(envelope, user, self.clock.now()).allowed:
             raise Problem(
@@ -349,7 +351,7 @@ class Node:
 
     def consent(self, item_id: str, destinations: Sequence[str], user: User) -> Visible:
         """Sign the originator nation's consent to onward release of *item_id*."""
-        stored = self.store.get_item(item_id)
+        stored = self.store.get_item(item_id) if _ITEM_ID.match(item_id) else None
         envelope = self.envelope_of(stored) if stored is not None else None
         if envelope is None or not self.view(envelope, user, self.clock.now()).allowed:
             raise not_found()

@@ -16,7 +16,30 @@ NATION_PATTERN = r"^[A-Z]{3,4}$"
 class ItemIn(BaseModel):
     """A new item to originate on this node."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "missile_event",
+                    "label": "SECRET//REL TO USA, JPN, KOR",
+                    "topics": ["dprk.missile.warning"],
+                    "body": {
+                        "launch_time": "2023-07-12T01:00:00Z",
+                        "launch_point": {"lat": 39.03, "lon": 125.75},
+                        "source_sensor": "SBIRS",
+                        "impact_point": {"lat": 40.9, "lon": 137.5},
+                    },
+                },
+                {
+                    "kind": "bulletin",
+                    "label": "UNCLASSIFIED",
+                    "topics": ["public"],
+                    "body": {"title": "Exercise", "text": "Trilateral exercise ends."},
+                },
+            ]
+        },
+    )
 
     kind: Kind = Field(description="One of the item kinds of SPEC §5.")  # type: ignore[valid-type]
     label: str = Field(
@@ -32,7 +55,7 @@ class ItemIn(BaseModel):
 class ConsentIn(BaseModel):
     """The nations the originator consents to onward release to."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"to": ["KOR"]}]})
 
     to: list[str] = Field(min_length=1, max_length=64)
 

@@ -122,7 +122,7 @@ class SqlStore:
     # ----- audit ----------------------------------------------------------------------
     def _load_range(self, cursor: Any) -> CompactRange:
         size, blob = self._x(cursor, "SELECT size, hashes FROM audit_state WHERE id = 1").fetchone()
-        blob = bytes(blob)
+        blob = _bytes(blob)
         return CompactRange(int(size), [blob[i : i + 32] for i in range(0, len(blob), 32)])
 
     def _append_leaves(self, cursor: Any, entries: Sequence[AuditEntry]) -> int:
@@ -152,7 +152,7 @@ class SqlStore:
 
     def audit_state(self) -> tuple[int, list[bytes]]:
         size, blob = self._query("SELECT size, hashes FROM audit_state WHERE id = 1")[0]
-        blob = bytes(blob)
+        blob = _bytes(blob)
         return int(size), [blob[i : i + 32] for i in range(0, len(blob), 32)]
 
     def audit_leaves(self, start: int, end: int) -> list[AuditLeaf]:
@@ -161,7 +161,7 @@ class SqlStore:
             "WHERE idx >= ? AND idx < ? ORDER BY idx",
             (start, end),
         )
-        return [AuditLeaf(int(r[0]), r[1], r[2], bytes(r[3]), bytes(r[4])) for r in rows]
+        return [AuditLeaf(int(r[0]), r[1], r[2], _bytes(r[3]), _bytes(r[4])) for r in rows]
 
     def save_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         with self._write() as cursor:
@@ -174,7 +174,7 @@ class SqlStore:
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         rows = self._query("SELECT size, root, text FROM checkpoints ORDER BY size")
-        return [StoredCheckpoint(int(r[0]), bytes(r[1]), r[2]) for r in rows]
+        return [StoredCheckpoint(int(r[0]), _bytes(r[1]), r[2]) for r in rows]
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         rows = self._query("SELECT size, root, text FROM checkpoints ORDER BY size DESC LIMIT 1")
@@ -360,6 +360,11 @@ def _stored(row: tuple[Any, ...]) -> StoredItem:
 def _user(row: tuple[Any, ...]) -> User:
     roles = tuple(role for role in str(row[3]).split(",") if role)
     return User(row[0], row[1], int(row[2]), roles, row[4])
+
+
+def _bytes(value: Any) -> bytes:
+    """A BLOB column as bytes, even if a hand edit turned it into TEXT."""
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
 
 
 def _first_line(exc: BaseException) -> str:

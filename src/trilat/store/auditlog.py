@@ -17,7 +17,7 @@ from typing import Any, Final
 from trilat.core import audit
 from trilat.core.audit import CompactRange, leaf_hash
 from trilat.core.canonical import canonical_json
-from trilat.store.base import AuditEntry, Store, StoredCheckpoint
+from trilat.store.base import AuditEntry, Store, StoredCheckpoint, StoredItem
 
 
 def document_digest(document: str) -> str:
@@ -87,6 +87,7 @@ def verify_log(store: Store, check_checkpoint: CheckpointCheck | None = None) ->
     size, hashes = store.audit_state()
     checkpoints = {checkpoint.size: checkpoint for checkpoint in store.checkpoints()}
     accepted: dict[str, tuple[int, str]] = {}
+    recalled: dict[str, int] = {}
     compact = CompactRange()
     for leaf in _leaves(store, size):
         if leaf.index != compact.size:
@@ -105,6 +106,8 @@ def verify_log(store: Store, check_checkpoint: CheckpointCheck | None = None) ->
             return result
         if leaf.event in ITEM_EVENTS and leaf.item_id is not None and "digest" in document:
             accepted[leaf.item_id] = (leaf.index, str(document.get("digest")))
+        if leaf.event == "recall" and isinstance(document.get("target"), str):
+            recalled[document["target"]] = leaf.index
         compact.append(leaf.leaf_hash)
         checkpoint = checkpoints.get(compact.size)
         if checkpoint is not None:
@@ -144,11 +147,22 @@ def verify_log(store: Store, check_checkpoint: CheckpointCheck | None = None) ->
             if leaf_info is None:
                 result.problems.append(f"item {item.id} has no accept leaf in the audit log")
                 return result
-            if item.document is None:
+            if item.document is None or item.recalled_by is not None:
+                if item.id not in recalled:  # a tombstone needs its recall leaf
+                    result.problems.append(
+                        f"item {item.id} was hidden or emptied without a recall in the log"
+                    )
+                    return result
                 continue  # recalled: the tombstone keeps only the digest
             if document_digest(item.document) != leaf_info[1] or item.digest != leaf_info[1]:
                 result.problems.append(
                     f"item {item.id} was altered: it differs from audit leaf {leaf_info[0]}"
+                )
+                return result
+            column = _index_mismatch(item)
+            if column is not None:
+                result.problems.append(
+                    f"item {item.id} was altered: its {column} column differs from its envelope"
                 )
                 return result
     for item_id, (index, _) in accepted.items():
@@ -156,3 +170,20 @@ def verify_log(store: Store, check_checkpoint: CheckpointCheck | None = None) ->
             result.problems.append(f"item {item_id} of audit leaf {index} is missing")
             return result
     return result
+
+
+def _index_mismatch(item: StoredItem) -> str | None:
+    """The first indexed column of *item* that disagrees with its envelope document."""
+    document = json.loads(item.document or "{}")
+    expected = {
+        "id": document.get("id"),
+        "kind": document.get("kind"),
+        "created": document.get("created"),
+        "originator_nation": (document.get("originator") or {}).get("nation"),
+        "topics": tuple(document.get("topics") or ()),
+        "supersedes": document.get("supersedes"),
+    }
+    for column, value in expected.items():
+        if getattr(item, column) != value:
+            return column
+    return None

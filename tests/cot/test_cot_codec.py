@@ -10,6 +10,7 @@ from trilat.adapters.cot import (
     CotLimits,
     CotStreamDecoder,
     decode_event,
+    flow_tag_attribute,
     format_event,
     label_marks,
     parse_cot_time,
@@ -283,3 +284,39 @@ def test_cot_times_need_an_offset() -> None:
 )
 def test_topic_follows_the_battle_dimension(cot_type: str, topic: str) -> None:
     assert topic_for_type(cot_type) == topic
+
+
+def test_flow_tags_record_each_relay_an_event_passed_through() -> None:
+    at = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    marks = label_marks(parse_label("UNCLASSIFIED"))
+    fresh = decode_event(
+        render_event(decode_event(event_bytes("f1")), marks, flow_tag_attribute("trilat-a", at))
+    )
+    assert fresh.flow_tags == ("trilat-a",)
+    tagged = event_bytes(
+        "f2", b'<detail><_flow-tags_ TAK-Server-1="2026-11-28T11:59:00Z"/></detail>'
+    )
+    twice = decode_event(
+        render_event(decode_event(tagged), marks, flow_tag_attribute("trilat-b", at))
+    )
+    assert set(twice.flow_tags) == {"TAK-Server-1", "trilat-b"}
+    assert twice.detail().find("_flow-tags_").get("trilat-b") == "2026-11-28T12:00:00.000Z"
+    with pytest.raises(ValueError, match="XML name"):
+        flow_tag_attribute('x="1" y', at)
+
+
+def test_long_streams_rotate_the_parser_without_losing_offsets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("trilat.adapters.cot._PARSER_BYTES", 2000)
+    decoder = CotStreamDecoder()
+    one = event_bytes(
+        "r", b'<detail><__trilat label="UNCLASSIFIED"/><contact callsign="C"/></detail>'
+    )
+    marks = label_marks(parse_label("SECRET//REL TO USA, KOR", owner="USA"))
+    for _ in range(50):
+        for event in decoder.feed(one * 3):
+            again = decode_event(render_event(event, marks))
+            assert again.trilat_label == "SECRET//REL TO USA, KOR"
+            assert again.callsign == "C"
+    assert decoder.accepted == 150

@@ -528,3 +528,26 @@ def test_a_locally_published_event_follows_the_same_filter() -> None:
         await relay.server.close()
 
     run(scenario())
+
+
+def test_an_event_that_comes_back_to_the_relay_is_dropped_as_a_loop() -> None:
+    async def scenario() -> None:
+        relay = await start_relay({"ops": ("UNCLASSIFIED", CLEARED)})
+        port = relay.ports["ops"]
+        await relay.server.connect(  # a link from the relay to itself: the smallest ring
+            "127.0.0.1", port, label=parse_label("UNCLASSIFIED", owner="USA"), viewer=CLEARED
+        )
+        sender = await TakClient.open(url(port))
+        watcher = await TakClient.open(url(port))
+        await clients_connected(relay.server, 4)
+        await sender.send(position("ring-1"))
+        await until(lambda: relay.server.stats.looped >= 1, "the copy to come back round")
+        await sender.send(position("sentinel"))
+        got = [decode_event(e).uid for e in await watcher.receive_until(b'uid="sentinel"')]
+        assert got.count("ring-1") == 1  # the copy that went round the link was dropped
+        assert relay.server.stats.looped >= 1
+        for client in (sender, watcher):
+            await client.close()
+        await relay.server.close()
+
+    run(scenario())

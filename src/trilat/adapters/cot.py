@@ -41,6 +41,7 @@ __all__ = [
     "CotStreamDecoder",
     "LabelMarks",
     "decode_event",
+    "flow_tag_attribute",
     "format_cot_time",
     "format_event",
     "label_marks",
@@ -61,6 +62,8 @@ _ROOT: Final = b"<cot-stream>"
 _PARSER_BYTES: Final = 64 * 1024 * 1024
 _NO_VALUE: Final = 9999999.0  # CoT's "unknown" for hae, ce and le
 _START_TAG = re.compile(rb"<[^\s/>]+(?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*\s*/?>")
+_FLOW_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_FLOW_OPEN: Final = len("<_flow-tags_")
 _DECLARATION = re.compile(rb"<\?xml[^<>]*\?>")
 _ATTRIBUTE = re.compile(rb"\s+([^\s=/>]+)\s*=\s*(\"[^\"]*\"|'[^']*')")
 
@@ -104,6 +107,8 @@ class CotEvent:
     _detail_close: int = -1  # offset of "</detail>" in xml, or -1
     _detail_span: tuple[int, int] | None = None  # an empty "<detail/>" element
     _strip: tuple[tuple[int, int], ...] = ()  # incoming __trilat marks, replaced on output
+    flow_tags: tuple[str, ...] = ()  # attribute names of <_flow-tags_>: relays passed through
+    _flow_at: int = -1  # where a new attribute goes in the <_flow-tags_> start tag, or -1
     _detail_tree: Element | None = field(default=None, repr=False)
 
     @property
@@ -136,8 +141,12 @@ def label_marks(label: Label) -> LabelMarks:
     return LabelMarks(banner, b" access=" + quoted, b"<__trilat label=" + quoted + b"/>")
 
 
-def render_event(event: CotEvent, marks: LabelMarks) -> bytes:
-    """The event's bytes with *marks* written in; everything else is kept as received."""
+def render_event(event: CotEvent, marks: LabelMarks, flow_tag: bytes = b"") -> bytes:
+    """The event's bytes with *marks* written in; everything else is kept as received.
+
+    *flow_tag* (`` name="time"``, see :func:`flow_tag_attribute`) is added to the event's
+    ``<_flow-tags_>`` element, which is created if absent: the relays an event passed through.
+    """
     xml = event.xml
     head = b"<event" + marks.access_attribute
     if event.access is None:
@@ -151,24 +160,27 @@ def render_event(event: CotEvent, marks: LabelMarks) -> bytes:
         ]
         head += b"".join(kept) + b">"
         rest = tag.end()
-    if not event._strip and event._detail_span is None:
+    added = marks.trilat_element
+    if flow_tag and event._flow_at < 0:
+        added += b"<_flow-tags_" + flow_tag + b"/>"
+    if not event._strip and event._detail_span is None and event._flow_at < 0:
         if event._detail_close >= 0:
             at = event._detail_close
-            return b"".join((head, xml[rest:at], marks.trilat_element, xml[at:]))
+            return b"".join((head, xml[rest:at], added, xml[at:]))
         at = len(xml) - len(_CLOSE)
-        return b"".join(
-            (head, xml[rest:at], b"<detail>", marks.trilat_element, b"</detail>", xml[at:])
-        )
+        return b"".join((head, xml[rest:at], b"<detail>", added, b"</detail>", xml[at:]))
     # general case: cut incoming marks, then place ours
     cuts: list[tuple[int, int, bytes]] = [(a, b, b"") for a, b in event._strip]
+    if flow_tag and event._flow_at >= 0:
+        cuts.append((event._flow_at, event._flow_at, flow_tag))
     if event._detail_span is not None:
         a, b = event._detail_span
-        cuts.append((a, b, b"<detail>" + marks.trilat_element + b"</detail>"))
+        cuts.append((a, b, b"<detail>" + added + b"</detail>"))
     elif event._detail_close >= 0:
-        cuts.append((event._detail_close, event._detail_close, marks.trilat_element))
+        cuts.append((event._detail_close, event._detail_close, added))
     else:
         at = len(xml) - len(_CLOSE)
-        cuts.append((at, at, b"<detail>" + marks.trilat_element + b"</detail>"))
+        cuts.append((at, at, b"<detail>" + added + b"</detail>"))
     cuts.sort()
     parts = [head]
     position = rest
@@ -178,6 +190,16 @@ def render_event(event: CotEvent, marks: LabelMarks) -> bytes:
         position = b
     parts.append(xml[position:])
     return b"".join(parts)
+
+
+def flow_tag_attribute(name: str, at: datetime) -> bytes:
+    """A ``_flow-tags_`` attribute recording that relay *name* handled an event at *at*.
+
+    *name* must be an XML name made of letters, digits, ``-`` and ``_``.
+    """
+    if not _FLOW_NAME.fullmatch(name):
+        raise ValueError(f"flow tag name {name!r} is not a plain XML name")
+    return f' {name}="{format_cot_time(at)}"'.encode()
 
 
 def parse_cot_time(text: str) -> datetime:
@@ -400,6 +422,8 @@ class CotStreamDecoder:
         self._detail_span: tuple[int, int] | None = None
         self._trilat_start = -1
         self._strip: list[tuple[int, int]] | None = None
+        self._flow_tags: tuple[str, ...] = ()
+        self._flow_start = -1
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
         depth = self._depth = self._depth + 1
@@ -423,6 +447,9 @@ class CotStreamDecoder:
                     self._trilat_start = self._parser.CurrentByteIndex
                 elif name == "contact":
                     self._callsign = attrs.get("callsign")
+                elif name == "_flow-tags_" and self._flow_start < 0:
+                    self._flow_tags = tuple(attrs)
+                    self._flow_start = self._parser.CurrentByteIndex - self._base
                 elif name == "marti":
                     self._in_marti = True
                 elif name == "link":
@@ -478,6 +505,8 @@ class CotStreamDecoder:
         return data.endswith(b"/>") and _START_TAG.fullmatch(data) is not None
 
     def _parse(self, frame: bytes) -> None:
+        if self._base > _PARSER_BYTES:  # keep expat's byte index small on long streams
+            self._new_parser()
         base = self._base
         self._frame = frame
         self._completed = 0
@@ -497,8 +526,6 @@ class CotStreamDecoder:
             # a comment, CDATA section or quoted value swallowed the end tag
             self._new_parser()
             raise _Refused("malformed", "event document did not close")
-        if self._base > _PARSER_BYTES:
-            self._new_parser()
 
     def _time(self, text: str | None, name: str) -> datetime:
         if text is None:
@@ -586,6 +613,8 @@ class CotStreamDecoder:
             self._detail_close,
             self._detail_span,
             tuple(self._strip) if self._strip else (),
+            self._flow_tags,
+            self._flow_start + _FLOW_OPEN if self._flow_start >= 0 else -1,
         )
         self.accepted += 1
         return event

@@ -19,6 +19,9 @@ own ``<__trilat label="…"/>`` mark can only make it stricter (the two are roll
 does not parse refuses the event. Outbound, every event carries its label in ``access`` and in
 ``<__trilat label="…"/>``.
 
+Every event written out carries this relay's name in ``<_flow-tags_>``; an event that comes
+back with it (two relays linked both ways, or a ring of links) is dropped and counted.
+
 Hot path (the GIL trap): one parse per event, one rendering of its outbound bytes, a cached
 decision per recipient, and one write per recipient per read. Each connection has a bounded
 backlog used only while its socket is not draining; past ``max_queue_bytes`` the oldest events
@@ -32,13 +35,14 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import secrets
 import socket
 import ssl
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Generic, Literal, TypeVar
 
 from defusedxml.ElementTree import fromstring as _defused_fromstring
@@ -51,6 +55,7 @@ from trilat.adapters.cot import (
     CotLimits,
     CotStreamDecoder,
     LabelMarks,
+    flow_tag_attribute,
     format_event,
     label_marks,
     render_event,
@@ -152,6 +157,7 @@ class CotStats:
     disconnected_slow: int = 0
     unauthenticated: int = 0
     bad_label: int = 0
+    looped: int = 0
     sink_errors: int = 0
     garbage_bytes: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
@@ -522,6 +528,7 @@ class CotServer(Generic[V]):
         max_stored: int = 10_000,
         decision_ttl: float = 5.0,
         socket_send_buffer: int | None = None,
+        relay_name: str | None = None,
     ) -> None:
         if slow_client not in ("drop-oldest", "disconnect"):
             raise ValueError(f"unknown slow-client policy {slow_client!r}")
@@ -536,6 +543,8 @@ class CotServer(Generic[V]):
         self.max_stored = max_stored
         self.decision_ttl = decision_ttl
         self.socket_send_buffer = socket_send_buffer
+        self.relay_name = relay_name or f"trilat-{secrets.token_hex(4)}"
+        flow_tag_attribute(self.relay_name, datetime.now(UTC))  # refuses a bad name early
         self.stats = CotStats()
         self._connections: list[_Connection[V]] = []
         self._labels: dict[Label, _LabelEntry] = {}
@@ -691,8 +700,8 @@ class CotServer(Generic[V]):
             return 0
         entry = self._intern(label)
         event.label = entry.label
-        data = render_event(event, entry.marks)
-        return self._fan_out(None, event, entry, data)
+        flow = flow_tag_attribute(self.relay_name, self.clock.now())
+        return self._fan_out(None, event, entry, render_event(event, entry.marks, flow))
 
     def snapshot_stats(self) -> CotStats:
         """Counters, with the parse refusals of live connections included."""
@@ -810,11 +819,16 @@ class CotServer(Generic[V]):
         if not events:
             return
         now = self.clock.now()
+        flow = flow_tag_attribute(self.relay_name, now)
+        relay_name = self.relay_name
         accepted: list[CotEvent] = []
         stale = 0
         for event in events:
             if event.stale <= now:
                 stale += 1
+                continue
+            if event.flow_tags and relay_name in event.flow_tags:
+                self.stats.looped += 1  # it has been through this relay already
                 continue
             cot_type = event.type
             if cot_type == PING_TYPE:
@@ -834,7 +848,8 @@ class CotServer(Generic[V]):
             if event.callsign is not None and cot_type.startswith("a-"):
                 source.callsign = event.callsign
                 source.uid = event.uid
-            self._fan_out(source, event, entry, render_event(event, entry.marks), flush=False)
+            data = render_event(event, entry.marks, flow)
+            self._fan_out(source, event, entry, data, flush=False)
             accepted.append(event)
         self.stats.stale += stale
         self.stats.accepted += len(accepted)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from trilat.core._markings import ISO_ALPHA3
 from trilat.core.errors import LabelError, TrilatError
 from trilat.core.labels import (
     CONTROL_ORDER,
+    MAX_LABEL_LENGTH,
     TETRAGRAPHS,
     Classification,
     Label,
@@ -668,3 +670,11 @@ def test_hand_built_label_with_an_unknown_control_is_not_rendered() -> None:
     with pytest.raises(LabelError) as caught:
         format_banner(bogus)
     assert token_of(caught.value) == "SECRETIVE"
+
+
+def test_overlong_label_is_refused_before_parsing() -> None:
+    every_nation = "SECRET//REL TO " + ", ".join(sorted(ISO_ALPHA3))
+    assert parse_label(every_nation).permits("ZWE")
+    with pytest.raises(LabelError) as caught:
+        parse_label("SECRET//NOFORN" + " " * MAX_LABEL_LENGTH)
+    assert caught.value.reason == f"label longer than {MAX_LABEL_LENGTH}"

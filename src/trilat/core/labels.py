@@ -62,6 +62,7 @@ from trilat.core.errors import LabelError
 __all__ = [
     "CONTROL_ORDER",
     "GENC_EXTRA",
+    "MAX_LABEL_LENGTH",
     "TETRAGRAPHS",
     "Classification",
     "Label",
@@ -197,6 +198,9 @@ TETRAGRAPHS: Final[Mapping[str, frozenset[str]]] = {
     "FVEY": frozenset({"AUS", "CAN", "GBR", "NZL", "USA"}),
     "TEYE": frozenset({"AUS", "GBR", "USA"}),
 }
+
+#: Longest label text accepted (a REL TO list of every nation fits); bounds the caches.
+MAX_LABEL_LENGTH: Final = 2048
 
 _EMPTY: Final[frozenset[str]] = frozenset()
 _SPACE: Final = " \t"
@@ -396,6 +400,8 @@ def parse_label(
 
     Raises LabelError(text, token, position, reason) on anything unknown or illegal.
     """
+    if len(text) > MAX_LABEL_LENGTH:
+        raise LabelError(text[:40] + "…", text[:40], 0, f"label longer than {MAX_LABEL_LENGTH}")
     try:
         return _parse_cached(text, owner)
     except LabelError:

@@ -165,6 +165,8 @@ def main() -> None:
         parse_label(text)
     cached = best_of(5, lambda: [parse_label(t) for t in corpus])
     naive = best_of(5, lambda: [naive_parse(t) for t in corpus])
+    full = core_labels._parse_full  # the full parser alone, without the fast path
+    full_only = best_of(5, lambda: [full(t, None, TETRAGRAPHS) for t in corpus])
     render_uncached = best_of(5, lambda: [format_banner(x) for x in parsed], clear_render)
     render_cached = best_of(5, lambda: [format_banner(x) for x in parsed])
     render_naive = best_of(5, lambda: [naive_render(x) for x in parsed])
@@ -175,6 +177,7 @@ def main() -> None:
     rows = [
         ("parse, uncached", uncached, naive),
         ("parse, cached", cached, naive),
+        ("parse, full parser", full_only, naive),
         ("render, uncached", render_uncached, render_naive),
         ("render, cached", render_cached, render_naive),
     ]

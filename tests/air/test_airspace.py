@@ -363,3 +363,18 @@ def test_cli_airspace_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
     )
     assert view.returncode == 2
     assert "'ATLANTIS'" in view.stderr
+
+
+def test_cli_airspace_notes_reordered_and_dropped_fixes_on_stderr() -> None:
+    text = (
+        "track,timestamp_utc,lat,lon,nation\n"
+        "A,2019-07-23T00:10:00Z,36.9,131.0,CHN\n"
+        "A,2019-07-23T00:00:00Z,36.0,131.0,CHN\n"
+        "A,2019-07-23T00:00:00Z,36.0,131.0,CHN\n"
+    )
+    done = _trilat("analyze", "airspace", "-", stdin=text)
+    assert done.returncode == 0, done.stderr
+    assert "1 fixes out of order" in done.stderr
+    assert "1 duplicate fixes" in done.stderr
+    kadiz = [e["type"] for e in json.loads(done.stdout) if e["zone"] == "KADIZ"]
+    assert kadiz == ["zone_entry"]

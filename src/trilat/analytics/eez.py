@@ -180,7 +180,7 @@ class CoastIndex:
         """
         tree = self._trees[nation]
         segments = self._segments[nation]
-        first = segments[np.atleast_1d(tree.query_nearest(point))]
+        first: np.ndarray = segments[np.atleast_1d(tree.query_nearest(point))]
         bound = float(_distance_to_segments(first, point).min())
         reach_lat = bound / 110_500.0 + 1e-6
         coslat = math.cos(math.radians(min(89.0, abs(lat) + reach_lat)))

@@ -427,11 +427,11 @@ class LaunchFuser:
     def add(self, report: MissileReport) -> FusedLaunch:
         """Associate *report* with a launch (or start one) and return the updated fusion."""
         if report.supersedes is not None and report.supersedes in self._by_ref:
-            launch = self._by_ref[report.supersedes]
-            previous = launch.reports.get(report.source)
+            earlier = self._by_ref[report.supersedes]
+            previous = earlier.reports.get(report.source)
             if previous is not None and previous.ref == report.supersedes:
-                self._by_ref[report.ref] = launch
-                return launch.add(report)
+                self._by_ref[report.ref] = earlier
+                return earlier.add(report)
         launch = self._associate(report)
         if launch is None:
             launch = _Launch(report)

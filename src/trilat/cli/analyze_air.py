@@ -6,7 +6,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -15,11 +15,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from trilat.analytics.airspace import analyze_airspace, notices_from_mapping, parse_track_csv
+from trilat.analytics.airspace import (
+    TrackQuality,
+    analyze_airspace,
+    notices_from_mapping,
+    parse_track_csv,
+)
 from trilat.analytics.eez import eez_check
 from trilat.analytics.geodata import DEFAULT_VIEW, check_view
 from trilat.analytics.missile_tests import observations_from_cns, summarize
-from trilat.cli.errors import BadInput
+from trilat.cli.errors import BadInput, stderr
 from trilat.core.errors import DecodeError
 
 __all__ = ["register"]
@@ -85,10 +90,24 @@ def airspace(
     with _open_text(file) as handle:
         fixes = parse_track_csv(handle)
     report = analyze_airspace(fixes, view=view, notices=notice_list)
+    _warn_about_quality(report.quality)
     if table and not as_json:
         _print_airspace_table(report.as_dicts(), view)
         return
     print(json.dumps(report.as_dicts(), indent=1))
+
+
+def _warn_about_quality(quality: Sequence[TrackQuality]) -> None:
+    """One diagnostic line on stderr when input fixes were reordered, dropped or gapped."""
+    totals = {
+        "fixes out of order (sorted)": sum(q.out_of_order for q in quality),
+        "duplicate fixes (dropped)": sum(q.duplicates for q in quality),
+        "conflicting fixes (dropped)": sum(q.conflicts for q in quality),
+        "gaps (not interpolated)": sum(q.gaps for q in quality),
+    }
+    found = ", ".join(f"{n} {what}" for what, n in totals.items() if n)
+    if found:
+        stderr.print(f"note: input over {len(quality)} track(s): {found}")
 
 
 def _print_airspace_table(events: list[dict[str, Any]], view: str) -> None:

@@ -31,11 +31,15 @@ from trilat.core.audit import (
     parse_verifier_key,
     root_of,
     sign_checkpoint,
+    subtree_consistency_proof,
     subtree_hasher,
+    subtree_inclusion_proof,
     verify_checkpoint,
     verify_consistency,
     verify_cosignature,
     verify_inclusion,
+    verify_subtree_consistency,
+    verify_subtree_inclusion,
 )
 from trilat.core.errors import AuditError, DecodeError, SignatureError
 
@@ -341,6 +345,71 @@ def test_consistency_from_the_empty_tree_proves_nothing_and_is_refused() -> None
 def test_consistency_proof_generation_refuses_a_shrinking_tree() -> None:
     with pytest.raises(AuditError):
         consistency_proof(6, 5, subtree_hasher(_hashes(6)))
+
+
+# --- subtree proofs ------------------------------------------------------------------------
+
+
+def _subtrees(size: int) -> list[tuple[int, int]]:
+    found = []
+    for start in range(size):
+        for end in range(start + 1, size + 1):
+            width = 1 << (end - start - 1).bit_length()
+            if start % width == 0:
+                found.append((start, end))
+    return found
+
+
+def test_every_generated_subtree_consistency_proof_verifies() -> None:
+    for size in (1, 2, 5, 8, 13, 21):
+        hashes = _hashes(size)
+        hash_range, _ = _perfect_only(hashes)
+        root = root_of(hashes)
+        for start, end in _subtrees(size):
+            proof = subtree_consistency_proof(start, end, size, hash_range)
+            verify_subtree_consistency(start, end, size, root_of(hashes[start:end]), root, proof)
+            if start == 0 and end < size:
+                assert proof == consistency_proof(end, size, hash_range)
+
+
+def test_subtree_consistency_refuses_a_foreign_subtree_or_tree() -> None:
+    hashes = _hashes(21)
+    proof = subtree_consistency_proof(8, 12, 21, subtree_hasher(hashes))
+    subtree_root, root = root_of(hashes[8:12]), root_of(hashes)
+    verify_subtree_consistency(8, 12, 21, subtree_root, root, proof)
+    with pytest.raises(AuditError, match="does not rebuild"):
+        verify_subtree_consistency(8, 12, 21, root_of(hashes[8:11]), root, proof)
+    with pytest.raises(AuditError, match="size 21"):
+        verify_subtree_consistency(8, 12, 21, subtree_root, root_of(hashes[:20]), proof)
+    with pytest.raises(AuditError, match="short"):
+        verify_subtree_consistency(8, 12, 21, subtree_root, root, proof[:-1])
+    with pytest.raises(AuditError, match="long"):
+        verify_subtree_consistency(8, 12, 21, subtree_root, root, [*proof, proof[0]])
+    with pytest.raises(AuditError, match="not a subtree"):
+        verify_subtree_consistency(6, 12, 21, subtree_root, root, proof)
+    with pytest.raises(AuditError, match="beyond"):
+        verify_subtree_consistency(16, 24, 21, subtree_root, root, proof)
+
+
+def test_every_generated_subtree_inclusion_proof_verifies() -> None:
+    hashes = _hashes(13)
+    hash_range, _ = _perfect_only(hashes)
+    for start, end in _subtrees(13):
+        subtree_root = root_of(hashes[start:end])
+        for index in range(start, end):
+            proof = subtree_inclusion_proof(index, start, end, hash_range)
+            verify_subtree_inclusion(index, start, end, hashes[index], proof, subtree_root)
+    with pytest.raises(AuditError, match="outside"):
+        subtree_inclusion_proof(3, 4, 8, hash_range)
+    with pytest.raises(AuditError, match="not a subtree"):
+        subtree_inclusion_proof(3, 3, 5, hash_range)
+
+
+def test_an_empty_subtree_is_consistent_with_any_tree_by_the_empty_root() -> None:
+    verify_subtree_consistency(2, 2, 5, EMPTY_ROOT, root_of(_hashes(5)), [])
+    with pytest.raises(AuditError, match="empty subtree"):
+        verify_subtree_consistency(2, 2, 5, leaf_hash(b""), root_of(_hashes(5)), [])
+    assert subtree_consistency_proof(2, 2, 5, subtree_hasher(_hashes(5))) == []
 
 
 # --- verifier keys ---------------------------------------------------------------------------

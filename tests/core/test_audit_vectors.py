@@ -4,7 +4,9 @@ Each vector file is a JSON object (inclusion: ``leafIdx``, ``treeSize``, ``root`
 ``leafHash``, ``proof``; consistency: ``size1``, ``size2``, ``root1``, ``root2``, ``proof``;
 hashes base64, ``proof`` may be null) with ``wantErr`` saying whether a correct verifier
 must refuse it. The ``happy-path`` files are proofs over the eight-leaf reference tree of
-RFC 6962's test suite, so proof *generation* is checked against them too.
+RFC 6962's test suite, so proof *generation* is checked against them too. The
+``subtreeinclusion`` and ``subtreeconsistency`` sets (``start``/``end`` of a subtree, and
+``size`` of the tree for consistency) cover the subtree proofs of Merkle Tree Certificates.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ from trilat.core.audit import (
     inclusion_proof,
     leaf_hash,
     root_of,
+    subtree_consistency_proof,
     subtree_hasher,
+    subtree_inclusion_proof,
     verify_consistency,
     verify_inclusion,
+    verify_subtree_consistency,
+    verify_subtree_inclusion,
 )
 from trilat.core.errors import AuditError
 
@@ -105,12 +111,49 @@ def test_consistency_verdict_matches_vector(path: Path) -> None:
         verify_consistency(*arguments)
 
 
+@pytest.mark.parametrize("path", _cases("subtreeinclusion"), ids=_id)
+def test_subtree_inclusion_verdict_matches_vector(path: Path) -> None:
+    case = _load(path)
+    arguments = (
+        case["leafIdx"],
+        case["start"],
+        case["end"],
+        b64decode(case["leafHash"]),
+        _proof(case),
+        b64decode(case["root"]),
+    )
+    if case["wantErr"]:
+        with pytest.raises(AuditError):
+            verify_subtree_inclusion(*arguments)
+    else:
+        verify_subtree_inclusion(*arguments)
+
+
+@pytest.mark.parametrize("path", _cases("subtreeconsistency"), ids=_id)
+def test_subtree_consistency_verdict_matches_vector(path: Path) -> None:
+    case = _load(path)
+    arguments = (
+        case["start"],
+        case["end"],
+        case["size"],
+        b64decode(case["root1"]),
+        b64decode(case["root2"]),
+        _proof(case),
+    )
+    if case["wantErr"]:
+        with pytest.raises(AuditError):
+            verify_subtree_consistency(*arguments)
+    else:
+        verify_subtree_consistency(*arguments)
+
+
 def test_vector_sets_are_complete_when_present() -> None:
-    inclusion, consistency = _cases("inclusion"), _cases("consistency")
-    _skip_when_absent(inclusion + consistency)
-    assert len(inclusion) >= 90
-    assert len(consistency) >= 90
-    assert sum(not _load(p)["wantErr"] for p in inclusion + consistency) >= 10
+    sets = {kind: _cases(kind) for kind in ("inclusion", "consistency")}
+    sets |= {kind: _cases(kind) for kind in ("subtreeinclusion", "subtreeconsistency")}
+    _skip_when_absent([path for paths in sets.values() for path in paths])
+    for kind, paths in sets.items():
+        assert len(paths) >= 90, kind
+        assert sum(not _load(p)["wantErr"] for p in paths) >= 5, kind
 
 
 @pytest.mark.parametrize(
@@ -133,4 +176,33 @@ def test_generated_consistency_proof_equals_the_vector(path: Path) -> None:
     assert root_of(hashes) == b64decode(case["root2"])
     assert root_of(REFERENCE_HASHES[: case["size1"]]) == b64decode(case["root1"])
     generated = consistency_proof(case["size1"], case["size2"], subtree_hasher(hashes))
+    assert generated == _proof(case)
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in _cases("subtreeinclusion") if p.name == "happy-path.json"], ids=_id
+)
+def test_generated_subtree_inclusion_proof_equals_the_vector(path: Path) -> None:
+    case = _load(path)
+    hashes = [leaf_hash(bytes([i])) for i in range(case["end"])]
+    hashes[case["start"] : case["end"]] = REFERENCE_HASHES[: case["end"] - case["start"]]
+    if root_of(hashes[case["start"] : case["end"]]) != b64decode(case["root"]):
+        pytest.skip("the vector's subtree is not built from the reference leaves")
+    proof = subtree_inclusion_proof(
+        case["leafIdx"], case["start"], case["end"], subtree_hasher(hashes)
+    )
+    assert proof == _proof(case)
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in _cases("subtreeconsistency") if p.name == "happy-path.json"], ids=_id
+)
+def test_generated_subtree_consistency_proof_equals_the_vector(path: Path) -> None:
+    case = _load(path)
+    hashes = REFERENCE_HASHES[: case["size"]]
+    assert root_of(hashes) == b64decode(case["root2"])
+    assert root_of(hashes[case["start"] : case["end"]]) == b64decode(case["root1"])
+    generated = subtree_consistency_proof(
+        case["start"], case["end"], case["size"], subtree_hasher(hashes)
+    )
     assert generated == _proof(case)

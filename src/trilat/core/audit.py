@@ -61,11 +61,15 @@ __all__ = [
     "parse_verifier_key",
     "root_of",
     "sign_checkpoint",
+    "subtree_consistency_proof",
     "subtree_hasher",
+    "subtree_inclusion_proof",
     "verify_checkpoint",
     "verify_consistency",
     "verify_cosignature",
     "verify_inclusion",
+    "verify_subtree_consistency",
+    "verify_subtree_inclusion",
 ]
 
 HASH_SIZE: Final = 32
@@ -341,6 +345,133 @@ def verify_consistency(
         raise AuditError(f"consistency proof does not rebuild the root of size {old_size}")
     if second != new_root:
         raise AuditError(f"consistency proof does not rebuild the root of size {new_size}")
+
+
+# --- subtrees (draft-ietf-plants-merkle-tree-certs §"Subtrees") ------------------------------
+
+
+def _check_subtree(start: int, end: int) -> None:
+    """A subtree [start, end) is non-empty and starts at a multiple of its width rounded
+    up to a power of two, so it is one node of the tree or the left part of one."""
+    if not 0 <= start < end:
+        raise AuditError(f"subtree [{start}, {end}) is empty or reversed")
+    width = 1 << (end - start - 1).bit_length()
+    if start % width:
+        raise AuditError(f"[{start}, {end}) is not a subtree: {start} is not a multiple of {width}")
+
+
+def subtree_inclusion_proof(index: int, start: int, end: int, hash_range: HashRange) -> list[bytes]:
+    """The audit path of leaf *index* inside the subtree [start, end)."""
+    _check_subtree(start, end)
+    if not start <= index < end:
+        raise AuditError(f"leaf index {index} is outside the subtree [{start}, {end})")
+    return inclusion_proof(
+        index - start, end - start, lambda a, b: hash_range(a + start, b + start)
+    )
+
+
+def verify_subtree_inclusion(
+    index: int, start: int, end: int, leaf: bytes, proof: Sequence[bytes], root: bytes
+) -> None:
+    """Check that *leaf* is leaf *index* of the subtree [start, end) whose hash is *root*."""
+    _check_subtree(start, end)
+    if not start <= index < end:
+        raise AuditError(f"leaf index {index} is outside the subtree [{start}, {end})")
+    verify_inclusion(index - start, end - start, leaf, proof, root)
+
+
+def subtree_consistency_proof(
+    start: int, end: int, size: int, hash_range: HashRange
+) -> list[bytes]:
+    """The proof that the subtree [start, end) is part of the tree of *size* leaves.
+
+    With start 0 it is the RFC 9162 consistency proof from size *end*.
+    """
+    if start == end and 0 <= start <= size:
+        return []
+    _check_subtree(start, end)
+    if end > size:
+        raise AuditError(f"subtree [{start}, {end}) is beyond a tree of size {size}")
+    nodes: list[tuple[int, int]] = []
+
+    def descend(first: int, last: int, low: int, high: int, known: bool) -> None:
+        if (first, last) == (low, high):
+            if not known:
+                nodes.append((low, high))
+            return
+        middle = low + _split(high - low)
+        if last <= middle:
+            descend(first, last, low, middle, known)
+            nodes.append((middle, high))
+        elif first >= middle:
+            descend(first, last, middle, high, known)
+            nodes.append((low, middle))
+        else:  # the subtree starts this node and runs into its right half
+            descend(middle, last, middle, high, False)
+            nodes.append((low, middle))
+
+    descend(start, end, 0, size, True)
+    return [_range_root(a, b, hash_range) for a, b in nodes]
+
+
+def verify_subtree_consistency(
+    start: int,
+    end: int,
+    size: int,
+    subtree_root: bytes,
+    root: bytes,
+    proof: Sequence[bytes],
+) -> None:
+    """Check that the subtree [start, end) with hash *subtree_root* is part of the tree of
+    *size* leaves with hash *root*. An empty subtree needs the empty root and no proof.
+
+    Raises AuditError if the proof does not rebuild both hashes.
+    """
+    if start == end and 0 <= start <= size:
+        if proof:
+            raise AuditError("an empty subtree needs an empty proof")
+        if subtree_root != EMPTY_ROOT:
+            raise AuditError("the root of an empty subtree is wrong")
+        return
+    _check_subtree(start, end)
+    if end > size:
+        raise AuditError(f"subtree [{start}, {end}) is beyond a tree of size {size}")
+    for position, node in enumerate(proof):
+        _check_hash(f"proof[{position}]", node)
+    remaining = len(proof)
+
+    def take() -> bytes:
+        nonlocal remaining
+        if remaining == 0:
+            raise AuditError(f"subtree consistency proof is too short ({len(proof)} hashes)")
+        remaining -= 1
+        return proof[remaining]
+
+    def rebuild(first: int, last: int, low: int, high: int, known: bool) -> tuple[bytes, bytes]:
+        """(hash of the subtree's part in this node, hash of this node) from the proof."""
+        if (first, last) == (low, high):
+            value = subtree_root if known else take()
+            return value, value
+        middle = low + _split(high - low)
+        if last <= middle:
+            sibling = take()
+            inner, node = rebuild(first, last, low, middle, known)
+            return inner, node_hash(node, sibling)
+        if first >= middle:
+            sibling = take()
+            inner, node = rebuild(first, last, middle, high, known)
+            return inner, node_hash(sibling, node)
+        sibling = take()
+        inner, node = rebuild(middle, last, middle, high, False)
+        return node_hash(sibling, inner), node_hash(sibling, node)
+
+    rebuilt_subtree, rebuilt_root = rebuild(start, end, 0, size, True)
+    if remaining:
+        raise AuditError(f"subtree consistency proof is too long ({len(proof)} hashes)")
+    if rebuilt_subtree != subtree_root:
+        raise AuditError(f"consistency proof does not rebuild the subtree [{start}, {end})")
+    if rebuilt_root != root:
+        raise AuditError(f"consistency proof does not rebuild the root of size {size}")
 
 
 # --- signed notes, checkpoints and cosignatures --------------------------------------------

@@ -54,6 +54,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Final
 
 from trilat.core._markings import ISO_ALPHA3
@@ -193,11 +194,13 @@ _NATIONS: Final[frozenset[str]] = ISO_ALPHA3 | GENC_EXTRA
 #: table; TEYE ("Three Eyes") as AUS, GBR, USA: the smaller, fail-closed reading of the
 #: same register (see tests/vectors/labels/README.md). Deployments add their own (e.g.
 #: ``TRIL``) through the ``tetragraphs`` argument; built-ins cannot be redefined.
-TETRAGRAPHS: Final[Mapping[str, frozenset[str]]] = {
-    "ACGU": frozenset({"AUS", "CAN", "GBR", "USA"}),
-    "FVEY": frozenset({"AUS", "CAN", "GBR", "NZL", "USA"}),
-    "TEYE": frozenset({"AUS", "GBR", "USA"}),
-}
+TETRAGRAPHS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        "ACGU": frozenset({"AUS", "CAN", "GBR", "USA"}),
+        "FVEY": frozenset({"AUS", "CAN", "GBR", "NZL", "USA"}),
+        "TEYE": frozenset({"AUS", "GBR", "USA"}),
+    }
+)
 
 #: Longest label text accepted (a REL TO list of every nation fits); bounds the caches.
 MAX_LABEL_LENGTH: Final = 2048
@@ -379,7 +382,7 @@ def _checked_table(frozen: _FrozenTable) -> Mapping[str, frozenset[str]]:
         if builtin is not None and builtin != nations:
             raise LabelError(where, code, 0, "a built-in tetragraph cannot be redefined")
         table[code] = nations
-    return table
+    return MappingProxyType(table)
 
 
 # ---------------------------------------------------------------------------------------

@@ -475,6 +475,10 @@ def test_client_mode_links_two_relays_through_the_same_filter() -> None:
         assert event.access == "UNCLASSIFIED"
         assert [e.uid for e, v in local.sunk if v == FOREIGN] == ["jp-open"]
 
+        # a directed event finds a callsign behind the link
+        await ours.send(position("dm-1", dest="KENJI", cot_type="b-t-f"))
+        assert decode_event(await theirs.receive()).uid == "dm-1"
+
         # the partner restarts: the relay reconnects by itself
         port = partner.ports["jpn-tak"]
         await theirs.close()

@@ -84,6 +84,7 @@ _AUTH_CLOSE = b"</auth>"
 _MAX_AUTH_BYTES = 16 * 1024
 _STORE_SWEEP_SECONDS = 1.0
 _LABEL_CACHE_SIZE = 256
+_MAX_REACHABLE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +223,9 @@ class _Connection(asyncio.Protocol, Generic[V]):
         self.allowed: dict[int, bool] = {}
         self.label_cache: dict[str, _LabelEntry | None] = {}
         self.callsign: str | None = None
+        # callsigns and uids whose SA came in on this connection: one for a client, many for
+        # a link to another server; directed events go where their destination was seen
+        self.reachable: set[str] = set()
         self.uid: str | None = None
         self.dropped = 0
         self._auth_buffer = b""
@@ -745,6 +749,17 @@ class CotServer(Generic[V]):
         cache[text] = entry
         return entry
 
+    def _learn(self, connection: _Connection[V], callsign: str, uid: str) -> None:
+        """Remember that *callsign* (and *uid*) is reached through *connection*, and only it."""
+        for other in self._connections:
+            if other is not connection and callsign in other.reachable:
+                other.reachable.discard(callsign)
+                other.reachable.discard(uid)
+        if len(connection.reachable) >= _MAX_REACHABLE:
+            connection.reachable.clear()
+        connection.reachable.add(callsign)
+        connection.reachable.add(uid)
+
     def _decide(self, connection: _Connection[V], entry: _LabelEntry) -> bool:
         viewer = connection.viewer
         if viewer is None:
@@ -848,6 +863,8 @@ class CotServer(Generic[V]):
             if event.callsign is not None and cot_type.startswith("a-"):
                 source.callsign = event.callsign
                 source.uid = event.uid
+                if event.callsign not in source.reachable:
+                    self._learn(source, event.callsign, event.uid)
             data = render_event(event, entry.marks, flow)
             self._fan_out(source, event, entry, data, flush=False)
             accepted.append(event)
@@ -881,9 +898,9 @@ class CotServer(Generic[V]):
         delivered = withheld = 0
         if event.dest_callsigns or event.dest_uids:
             self.stats.directed += 1
-            callsigns, uids = event.dest_callsigns, event.dest_uids
+            wanted = set(event.dest_callsigns) | set(event.dest_uids)
             targets: Iterable[_Connection[V]] = [
-                c for c in self._connections if c.callsign in callsigns or c.uid in uids
+                c for c in self._connections if not wanted.isdisjoint(c.reachable)
             ]
         else:
             targets = self._connections

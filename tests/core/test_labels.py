@@ -79,7 +79,7 @@ def test_controls_render_in_the_spec_order_whatever_the_input_order() -> None:
     assert CONTROL_ORDER.index("REL TO") < CONTROL_ORDER.index("RELIDO")
 
 
-def test_full_order_with_rel_to_and_tlp() -> None:
+def test_rel_to_renders_before_relido_and_tlp_comes_last() -> None:
     text = "(s//display only irq, afg/fisa/relido/rel to kor, usa/dsen//tlp:amber)"
     assert banner(text) == (
         "SECRET//REL TO USA, KOR/RELIDO/DSEN/FISA/DISPLAY ONLY AFG, IRQ//TLP:AMBER"
@@ -141,7 +141,7 @@ def test_dissem_markings_list_the_non_rel_to_markings_in_order() -> None:
     assert dissem_markings(eyes, banner=False) == ["USA/GBR EYES"]
 
 
-def test_classification_words_and_order() -> None:
+def test_classification_words_and_levels_are_ordered() -> None:
     assert Classification.TOP_SECRET.banner == "TOP SECRET"
     assert Classification.CONFIDENTIAL.portion == "C"
     assert max(Classification) is Classification.TOP_SECRET

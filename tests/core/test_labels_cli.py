@@ -94,7 +94,7 @@ def test_rollup_unclassified_portion_does_not_narrow() -> None:
     assert (code, out) == (0, "SECRET//REL TO USA, GBR\n")
 
 
-def test_rollup_json() -> None:
+def test_rollup_json_describes_the_rolled_up_banner() -> None:
     code, out, _ = run("rollup", "--json", "(S//REL TO USA, JPN)", "(C//NF)")
     assert code == 0
     assert json.loads(out)["canonical"] == "SECRET//NOFORN"

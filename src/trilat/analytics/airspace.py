@@ -92,14 +92,21 @@ class AirspaceParams:
     ``max_gap_s``: longest silence interpolated across (15 min: ≤ 250 km at jet speed).
     ``sample_spacing_m``: spacing of geodesic samples on a candidate segment; a zone excursion
     shorter than this between two fixes can be missed.
-    ``bisection_steps``: halvings when locating a crossing (30 → well under a metre).
+    ``crossing_tolerance_m``: bisection stops when the crossing is bracketed this closely.
     ``max_samples``: cap of samples per segment (spacing grows on very long segments).
     """
 
     max_gap_s: float = 900.0
     sample_spacing_m: float = 1000.0
-    bisection_steps: int = 30
+    crossing_tolerance_m: float = 1.0
     max_samples: int = 2000
+
+    def __post_init__(self) -> None:
+        for name in ("max_gap_s", "sample_spacing_m", "crossing_tolerance_m"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"AirspaceParams.{name} must be > 0: {getattr(self, name)!r}")
+        if self.max_samples < 2:
+            raise ValueError(f"AirspaceParams.max_samples must be ≥ 2: {self.max_samples!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,15 @@ class JointPatrolParams:
     min_duration_s: float = 600.0
     step_s: float = 30.0
     max_gap_s: float = 900.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_distance_km", "step_s", "max_gap_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"JointPatrolParams.{name} must be > 0: {getattr(self, name)!r}")
+        if self.min_duration_s < 0:
+            raise ValueError(
+                f"JointPatrolParams.min_duration_s must be ≥ 0: {self.min_duration_s!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,22 +400,12 @@ def _inside(zone: Zone, lon: np.ndarray | float, lat: np.ndarray | float) -> np.
     return np.asarray(shapely.intersects_xy(zone.geometry, lon, lat), dtype=bool)
 
 
-def _candidate_segments(
-    zone: Zone, lon: np.ndarray, lat: np.ndarray, length_m: np.ndarray, inside: np.ndarray
-) -> np.ndarray:
-    """Indices of segments that may cross the zone boundary (a superset, by bounding boxes)."""
+def _candidate_segments(zone: Zone, geometry: _TrackGeometry, inside: np.ndarray) -> np.ndarray:
+    """Indices of segments that may cross the zone boundary (a superset)."""
     changed = inside[:-1] != inside[1:]
-    wraps = np.abs(lon[1:] - lon[:-1]) > 180.0
-    # the geodesic departs from the straight lon/lat line by up to about L²/8R (plus margin)
-    margin = 0.002 + 2.0 * (length_m**2 / (8.0 * _EARTH_RADIUS_M)) / 111_000.0
-    boxes = shapely.box(
-        np.minimum(lon[:-1], lon[1:]) - margin,
-        np.minimum(lat[:-1], lat[1:]) - margin,
-        np.maximum(lon[:-1], lon[1:]) + margin,
-        np.maximum(lat[:-1], lat[1:]) + margin,
-    )
-    near = np.zeros(len(boxes), dtype=bool)
-    hits = _boundary_tree(zone).query(boxes)
+    wraps = np.abs(geometry.lon[1:] - geometry.lon[:-1]) > 180.0
+    near = np.zeros(len(geometry.lines), dtype=bool)
+    hits = _boundary_tree(zone).query(geometry.lines, predicate="dwithin", distance=geometry.margin)
     if hits.size:
         near[np.unique(hits[0])] = True
     return np.flatnonzero(changed | wraps | near)
@@ -445,7 +451,7 @@ def _segment_crossings(
     for index in np.flatnonzero(states[:-1] != states[1:]):
         low, high = float(distances[index]), float(distances[index + 1])
         before = bool(states[index])
-        for _ in range(params.bisection_steps):
+        while high - low > params.crossing_tolerance_m:
             middle = (low + high) / 2.0
             mlon, mlat, _ = _GEOD.fwd(start[0], start[1], azimuth, middle)
             if bool(_inside(zone, mlon, mlat)) == before:
@@ -463,9 +469,7 @@ def _track_crossings(
     if len(fixes) < 2:
         return []
     crossings: list[_Crossing] = []
-    candidates = set(
-        _candidate_segments(zone, geometry.lon, geometry.lat, geometry.length, inside).tolist()
-    )
+    candidates = set(_candidate_segments(zone, geometry, inside).tolist())
     for index in sorted(candidates | set(np.flatnonzero(geometry.gap).tolist())):
         after = fixes[index + 1]
         if geometry.gap[index]:
@@ -514,6 +518,8 @@ class _TrackGeometry:
     azimuth: np.ndarray
     length: np.ndarray
     gap: np.ndarray
+    lines: np.ndarray  # straight lon/lat segments between fixes (shapely LineStrings)
+    margin: np.ndarray  # degrees by which the geodesic may leave each straight segment
 
 
 def _track_geometry(fixes: Sequence[Fix], params: AirspaceParams) -> _TrackGeometry:
@@ -526,7 +532,13 @@ def _track_geometry(fixes: Sequence[Fix], params: AirspaceParams) -> _TrackGeome
     else:
         azimuth = length = np.zeros(0)
         gap = np.zeros(0, dtype=bool)
-    return _TrackGeometry(lon, lat, np.asarray(azimuth), np.asarray(length), gap)
+    length = np.asarray(length, dtype=float)
+    lines = shapely.linestrings(
+        np.stack([np.column_stack([lon[:-1], lat[:-1]]), np.column_stack([lon[1:], lat[1:]])], 1)
+    )
+    # the geodesic departs from the straight lon/lat line by up to about L²/8R (plus margin)
+    margin = 0.002 + 2.0 * (length**2 / (8.0 * _EARTH_RADIUS_M)) / 111_000.0
+    return _TrackGeometry(lon, lat, np.asarray(azimuth), length, gap, lines, margin)
 
 
 def zone_events(

@@ -837,7 +837,8 @@ class CotServer(Generic[V]):
         flow = flow_tag_attribute(self.relay_name, now)
         relay_name = self.relay_name
         accepted: list[CotEvent] = []
-        stale = 0
+        connections = self._connections
+        stale = delivered = withheld = 0
         for event in events:
             if event.stale <= now:
                 stale += 1
@@ -866,15 +867,32 @@ class CotServer(Generic[V]):
                 if event.callsign not in source.reachable:
                     self._learn(source, event.callsign, event.uid)
             data = render_event(event, entry.marks, flow)
-            self._fan_out(source, event, entry, data, flush=False)
             accepted.append(event)
-        self.stats.stale += stale
-        self.stats.accepted += len(accepted)
-        for connection in self._connections:
+            if event.directed:
+                self._fan_out(source, event, entry, data, flush=False)
+                continue
+            # broadcast, inlined: this loop is the relay's hot path
+            self._store(source, event, entry, data)
+            number = entry.number
+            for connection in connections:
+                if connection is source:
+                    continue
+                allowed = connection.allowed.get(number)
+                if allowed is None:
+                    allowed = self._decide(connection, entry)
+                if allowed:
+                    connection.pending.append(data)
+                    delivered += 1
+                else:
+                    withheld += 1
+        stats = self.stats
+        stats.stale += stale
+        stats.accepted += len(accepted)
+        stats.delivered += delivered
+        stats.withheld += withheld
+        for connection in connections:
             if connection.pending:
                 connection.flush()
-        if source.pending:
-            source.flush()
         sink = self.sink
         viewer = source.viewer
         if sink is not None and viewer is not None:
@@ -896,7 +914,7 @@ class CotServer(Generic[V]):
     ) -> int:
         number = entry.number
         delivered = withheld = 0
-        if event.dest_callsigns or event.dest_uids:
+        if event.directed:
             self.stats.directed += 1
             wanted = set(event.dest_callsigns) | set(event.dest_uids)
             targets: Iterable[_Connection[V]] = [
@@ -937,10 +955,15 @@ class CotServer(Generic[V]):
         if cot_type.startswith("t-"):
             return
         uid = event.uid
-        if uid in stored:
-            del stored[uid]  # re-inserted last: the dict's order is the eviction order
-        elif len(stored) >= self.max_stored:
-            del stored[next(iter(stored))]
+        known = stored.get(uid)
+        if known is not None:  # an update (SA keep-alive, new position): rewrite in place
+            known.data = data
+            known.entry = entry
+            known.stale_at = event.stale.timestamp()
+            known.origin = source
+            return
+        if len(stored) >= self.max_stored:
+            del stored[next(iter(stored))]  # the longest-known uid makes room
         stored[uid] = _Stored(data, entry, event.stale.timestamp(), source)
 
 

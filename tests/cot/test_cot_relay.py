@@ -555,3 +555,23 @@ def test_an_event_that_comes_back_to_the_relay_is_dropped_as_a_loop() -> None:
         await relay.server.close()
 
     run(scenario())
+
+
+def test_connections_beyond_the_limit_are_refused() -> None:
+    async def scenario() -> None:
+        relay = await start_relay({"ops": ("UNCLASSIFIED", CLEARED)}, max_connections=2)
+        port = relay.ports["ops"]
+        first = await TakClient.open(url(port))
+        second = await TakClient.open(url(port))
+        await clients_connected(relay.server, 2)
+        reader, writer = await raw_connect(port)
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+        writer.close()
+        assert relay.server.stats.refused_full == 1
+        await first.send(position("still-working"))
+        assert b'uid="still-working"' in await second.receive()
+        for client in (first, second):
+            await client.close()
+        await relay.server.close()
+
+    run(scenario())

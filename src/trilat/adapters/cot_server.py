@@ -159,6 +159,7 @@ class CotStats:
     unauthenticated: int = 0
     bad_label: int = 0
     looped: int = 0
+    refused_full: int = 0
     sink_errors: int = 0
     garbage_bytes: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
@@ -533,6 +534,7 @@ class CotServer(Generic[V]):
         decision_ttl: float = 5.0,
         socket_send_buffer: int | None = None,
         relay_name: str | None = None,
+        max_connections: int = 1000,
     ) -> None:
         if slow_client not in ("drop-oldest", "disconnect"):
             raise ValueError(f"unknown slow-client policy {slow_client!r}")
@@ -547,6 +549,7 @@ class CotServer(Generic[V]):
         self.max_stored = max_stored
         self.decision_ttl = decision_ttl
         self.socket_send_buffer = socket_send_buffer
+        self.max_connections = max_connections
         self.relay_name = relay_name or f"trilat-{secrets.token_hex(4)}"
         flow_tag_attribute(self.relay_name, datetime.now(UTC))  # refuses a bad name early
         self.stats = CotStats()
@@ -776,6 +779,11 @@ class CotServer(Generic[V]):
         return allowed
 
     def _admit(self, connection: _Connection[V]) -> None:
+        if len(self._connections) >= self.max_connections and not connection.outbound:
+            self.stats.refused_full += 1
+            _log.warning("cot.full listener=%s peer=%s", connection.listener, connection.peer)
+            connection.close()
+            return
         connection.admitted = True
         self._connections.append(connection)
         self.stats.connections = len(self._connections)

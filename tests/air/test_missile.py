@@ -201,3 +201,12 @@ def test_malformed_reports_are_refused_naming_the_member(
     body = {**_body("SBIRS", "USA"), **change}
     with pytest.raises(DecodeError, match=message):
         report_from_body(body, ref="x", label=LABELS["USA"])
+
+
+def test_launches_older_than_the_active_window_take_no_new_reports() -> None:
+    fuser = LaunchFuser(FusionParams(active_window_s=3_600.0))
+    fuser.add(_report("early", "USA", "SBIRS"))
+    fuser.add(_report("later", "USA", "SBIRS", seconds=7_200))
+    late_report = fuser.add(_report("late", "JPN", "FPS-5", seconds=10))
+    assert late_report.refs == ("late",)
+    assert len(fuser.launches) == 3

@@ -12,7 +12,9 @@ fused point (each gate widened to 3σ of the combined uncertainty when that is l
 both have an impact point, those lie within ``impact_gate_km`` of each other. Of several launches
 that pass, the nearest (normalised time and distance) wins. One sensor contributes one report
 per launch: a report from a sensor already in every passing launch starts a new launch (a
-salvo), unless it *supersedes* that sensor's earlier report, which it then replaces.
+salvo), unless it *supersedes* that sensor's earlier report, which it then replaces. A launch
+older than ``active_window_s`` before the newest report's launch time takes no new reports
+(a late report starts a launch of its own), which keeps association time bounded.
 
 **Fusion** is inverse-variance weighting: positions in an azimuthal equidistant plane centred on
 the launch's first report (information form: P = (Σ Pᵢ⁻¹)⁻¹, x = P Σ Pᵢ⁻¹ xᵢ), times as scalars,
@@ -73,6 +75,7 @@ class FusionParams:
     sigma_gate: float = 3.0
     default_position_error_m: float = 10_000.0
     default_time_error_s: float = 30.0
+    active_window_s: float = 3_600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,8 +418,10 @@ class LaunchFuser:
 
     def __init__(self, params: FusionParams | None = None) -> None:
         self.params = params or FusionParams()
-        self._launches: list[_Launch] = []
+        self._launches: list[_Launch] = []  # every launch, in creation order
+        self._active: list[_Launch] = []  # those a new report may still join
         self._by_ref: dict[str, _Launch] = {}
+        self._latest: datetime | None = None
 
     @property
     def launches(self) -> tuple[FusedLaunch, ...]:
@@ -436,13 +441,28 @@ class LaunchFuser:
         if launch is None:
             launch = _Launch(report)
             self._launches.append(launch)
+            self._active.append(launch)
         self._by_ref[report.ref] = launch
-        return launch.add(report)
+        fused = launch.add(report)
+        self._close_old(report.launch_time)
+        return fused
+
+    def _close_old(self, at: datetime) -> None:
+        """Stop offering launches older than the active window (by report time, not clock)."""
+        if self._latest is None or at > self._latest:
+            self._latest = at
+        horizon = self._latest - timedelta(seconds=self.params.active_window_s)
+        if self._active and self._active[0].launch_time_sum.origin < horizon:
+            self._active = [
+                launch
+                for launch in self._active
+                if launch.fused is None or launch.fused.launch_time >= horizon
+            ]
 
     def _associate(self, report: MissileReport) -> _Launch | None:
         best: tuple[float, _Launch] | None = None
         p = self.params
-        for launch in self._launches:
+        for launch in self._active:
             fused = launch.fused
             if fused is None or report.source in launch.reports:
                 continue

@@ -30,6 +30,7 @@ from trilat.analytics.airspace import (
 )
 from trilat.analytics.geodata import UnknownViewError, Zone, geodesic_buffer
 from trilat.core.errors import DecodeError
+from trilat.kinds import validate_body
 
 GEOD = Geod(ellps="WGS84")
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -139,6 +140,12 @@ def test_event_json_has_the_spec_keys(kor_report: AirspaceReport) -> None:
         else:
             assert {"type", "track", "zone", "authority", "time"} <= set(document)
             assert document["time"].endswith("Z")
+
+
+def test_events_give_valid_zone_entry_item_bodies(kor_report: AirspaceReport) -> None:
+    for event in _zone_events(kor_report):
+        body = event.item_body()
+        assert validate_body("zone_entry", body) == body
 
 
 # --- crossing rules ----------------------------------------------------------------------

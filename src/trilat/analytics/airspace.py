@@ -214,6 +214,18 @@ class ZoneEvent:
             "after_gap": self.after_gap,
         }
 
+    def item_body(self) -> dict[str, Any]:
+        """The body of a ``zone_entry`` item (SPEC §5) for this event: SPEC keys and position."""
+        return {
+            "type": self.type,
+            "track": self.track,
+            "zone": self.zone,
+            "authority": self.authority,
+            "time": format_time(self.time),
+            "lat": round(self.lat, 6),
+            "lon": round(self.lon, 6),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class JointPatrol:

@@ -15,7 +15,9 @@ decoded one by one by the scalar decoder.
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -116,11 +118,7 @@ class Batch:
         if self.others:
             chunks.append([Message(f, t) for _, f, t in self.others])
             lines.append(np.array([line for line, _, _ in self.others], dtype=np.int64))
-        flat = [message for chunk in chunks for message in chunk]
-        if len(chunks) <= 1:
-            return flat
-        order = np.argsort(np.concatenate(lines), kind="stable")
-        return [flat[i] for i in order.tolist()]
+        return _merge(chunks, lines)
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """Every message's fields, in line order."""
@@ -129,14 +127,21 @@ class Batch:
         if self.others:
             chunks.append([fields for _, fields, _ in self.others])
             lines.append(np.array([line for line, _, _ in self.others], dtype=np.int64))
-        flat = [fields for chunk in chunks for fields in chunk]
-        if len(chunks) <= 1:
-            return flat
-        order = np.argsort(np.concatenate(lines), kind="stable")
-        return [flat[i] for i in order.tolist()]
+        return _merge(chunks, lines)
 
     def __iter__(self) -> Iterator[Message]:
         return iter(self.messages())
+
+
+def _merge(chunks: list[list[Any]], lines: list[_Array]) -> list[Any]:
+    """Interleave per-table lists (each in line order) into one list in line order."""
+    if not chunks:
+        return []
+    if len(chunks) == 1:
+        return chunks[0]
+    flat = list(itertools.chain.from_iterable(chunks))
+    order = np.argsort(np.concatenate(lines), kind="stable").tolist()
+    return list(operator.itemgetter(*order)(flat)) if len(order) > 1 else flat
 
 
 def _bits_of(matrix: _Array, offset: int, width: int) -> _Array:

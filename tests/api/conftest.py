@@ -112,6 +112,7 @@ class Served:
 def serve_in_thread(app: Any) -> Served:
     """Run *app* under a real uvicorn server on 127.0.0.1, on a port the OS picks."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)  # connections queue until uvicorn accepts: no wait needed
     port = sock.getsockname()[1]

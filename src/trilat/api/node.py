@@ -122,6 +122,20 @@ def consent_from(envelope: Envelope) -> Consent | None:
         return None
 
 
+@dataclass(eq=False)
+class _Pending:
+    """A sealed item waiting for the group commit."""
+
+    row: ItemRow
+    entry: AuditEntry
+    envelope: Envelope
+    document: str
+    recall_of: str | None
+    seq: int = 0
+    done: bool = False
+    error: StoreError | None = None
+
+
 class Node:
     """One nation's node over its store, policy, key and clock."""
 
@@ -155,6 +169,8 @@ class Node:
         self.keepalive = keepalive
         self.broadcaster = Broadcaster(sse_queue)
         self._write_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []
         self._cache: OrderedDict[str, Envelope] = OrderedDict()
         self._cache_lock = threading.Lock()
         key = store.get_meta(CURSOR_KEY_META)
@@ -372,33 +388,37 @@ class Node:
         return self._commit(item, user, envelope)
 
     def _commit(self, item: Item, user: User, target: Envelope | None) -> Visible:
+        """Seal *item* and commit it with its audit leaf before returning (group commit).
+
+        Concurrent callers queue their rows; whoever holds the writer lock commits every
+        queued row in one transaction (one fsync), then publishes them in commit order.
+        """
+        now = self.clock.now()
+        envelope = seal(item, originator=self.originator, private_key=self._private_key, at=now)
+        document = document_text(envelope)
+        row = item_row(envelope, document)
+        event = {"recall": "recall", "consent": "consent"}.get(envelope.kind, "accept")
+        entry = audit_entry(
+            event,
+            at=now,
+            actor=user.name,
+            item_id=envelope.id,
+            digest=row.digest,
+            kind=envelope.kind,
+            label=format_banner(envelope.label),
+            target=target.id if target is not None and event != "accept" else None,
+        )
+        recall_of = target.id if envelope.kind == "recall" and target is not None else None
+        pending = _Pending(row, entry, envelope, document, recall_of)
+        with self._queue_lock:
+            self._queue.append(pending)
         with self._write_lock:
-            now = self.clock.now()
-            envelope = seal(item, originator=self.originator, private_key=self._private_key, at=now)
-            document = document_text(envelope)
-            row = item_row(envelope, document)
-            event = {"recall": "recall", "consent": "consent"}.get(envelope.kind, "accept")
-            entry = audit_entry(
-                event,
-                at=now,
-                actor=user.name,
-                item_id=envelope.id,
-                digest=row.digest,
-                kind=envelope.kind,
-                label=format_banner(envelope.label),
-                target=target.id if target is not None and event != "accept" else None,
-            )
-            if envelope.kind == "recall" and target is not None:
-                seq = self.store.recall_item(target.id, row, entry)
-                with self._cache_lock:
-                    self._cache.pop(target.id, None)
-            else:
-                seq = self.store.append_item(row, entry)
-            if envelope.kind == "consent":
-                consent = consent_from(envelope)
-                if consent is not None:
-                    self._consents.append(consent)
-            self.broadcaster.publish_threadsafe(Published(seq, envelope, document))
+            if not pending.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._commit_batch(batch)
+        if pending.error is not None:
+            raise pending.error
         _log.info(
             "item.accepted id=%s kind=%s label=%r by=%s",
             envelope.id,
@@ -406,7 +426,41 @@ class Node:
             format_banner(envelope.label),
             user.name,
         )
-        return Visible(seq, envelope, document, Decision.allow("originated here", rule="origin"))
+        return Visible(
+            pending.seq, envelope, document, Decision.allow("originated here", rule="origin")
+        )
+
+    def _commit_batch(self, batch: list[_Pending]) -> None:
+        """Commit *batch* (writer lock held): plain items together, recalls one by one."""
+        start = 0
+        while start < len(batch):
+            end = start
+            while end < len(batch) and batch[end].recall_of is None:
+                end += 1
+            group = batch[start:end] if end > start else batch[start : start + 1]
+            try:
+                if group[0].recall_of is not None:
+                    seqs = [
+                        self.store.recall_item(group[0].recall_of, group[0].row, group[0].entry)
+                    ]
+                    with self._cache_lock:
+                        self._cache.pop(group[0].recall_of, None)
+                else:
+                    seqs = self.store.append_items([(p.row, p.entry) for p in group])
+            except StoreError as exc:
+                for failed in group:
+                    failed.error, failed.done = exc, True
+            else:
+                for pending, seq in zip(group, seqs, strict=True):
+                    pending.seq, pending.done = seq, True
+                    if pending.envelope.kind == "consent":
+                        consent = consent_from(pending.envelope)
+                        if consent is not None:
+                            self._consents.append(consent)
+                    self.broadcaster.publish_threadsafe(
+                        Published(seq, pending.envelope, pending.document)
+                    )
+            start += len(group)
 
     def put_document(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()

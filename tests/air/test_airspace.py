@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyproj import Geod
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
@@ -399,3 +401,32 @@ def test_cli_airspace_notes_reordered_and_dropped_fixes_on_stderr() -> None:
     assert "1 duplicate fixes" in done.stderr
     kadiz = [e["type"] for e in json.loads(done.stdout) if e["zone"] == "KADIZ"]
     assert kadiz == ["zone_entry"]
+
+
+HOLED = Zone(
+    "HOLED",
+    "KOR",
+    "adiz",
+    Polygon(
+        [(130, 37), (132, 37), (132, 39), (130, 39)],
+        holes=[[(130.8, 37.8), (131.2, 37.8), (131.2, 38.2), (130.8, 38.2)]],
+    ),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(36.5, 39.5), st.floats(129.5, 132.5)), min_size=2, max_size=12))
+def test_entries_and_exits_alternate_and_agree_with_the_end_states(
+    points: list[tuple[float, float]],
+) -> None:
+    fixes = [_fix("P", 3 * k, lat, lon) for k, (lat, lon) in enumerate(points)]
+    events = zone_events(fixes, [HOLED])
+    inside = [HOLED.geometry.covers(Point(lon, lat)) for lat, lon in points]
+    kinds = [e.type for e in events]
+    assert all(a != b for a, b in itertools.pairwise(kinds))
+    if kinds:
+        assert kinds[0] == ("zone_exit" if inside[0] else "zone_entry")
+        assert kinds[-1] == ("zone_entry" if inside[-1] else "zone_exit")
+    else:
+        assert inside[0] == inside[-1]
+    assert [e.time for e in events] == sorted(e.time for e in events)

@@ -54,6 +54,31 @@ def test_numbers_print_as_rfc8785_appendix_b(bits: str, text: str) -> None:
     assert canonical_json(_double(bits)) == text.encode()
 
 
+# Doubles around the switches between integer, fixed and exponent forms; the expected
+# text is what ECMAScript's JSON.stringify writes for each.
+BOUNDARIES = [
+    (9999999999999998.0, "9999999999999998"),
+    (9007199254740994.0, "9007199254740994"),
+    (1e16, "10000000000000000"),
+    (12345678901234568.0, "12345678901234568"),
+    (0.0001, "0.0001"),
+    (0.00009999999999999999, "0.00009999999999999999"),
+    (0.000123, "0.000123"),
+    (1e-7, "1e-7"),
+    (123456789012345.67, "123456789012345.67"),
+    (4.35, "4.35"),
+    (0.1 + 0.2, "0.30000000000000004"),
+    (-1e-4, "-0.0001"),
+    (1e20, "100000000000000000000"),
+    (123e18, "123000000000000000000"),
+]
+
+
+@pytest.mark.parametrize(("value", "text"), BOUNDARIES, ids=[t for _, t in BOUNDARIES])
+def test_numbers_at_form_boundaries_print_as_ecmascript_does(value: float, text: str) -> None:
+    assert canonical_json(value) == text.encode()
+
+
 @pytest.mark.parametrize("bits", ["7fffffffffffffff", "7ff0000000000000", "fff0000000000000"])
 def test_nan_and_infinities_are_refused(bits: str) -> None:
     with pytest.raises(ValueError, match="NaN and Infinity"):

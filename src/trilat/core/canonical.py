@@ -27,17 +27,17 @@ _ESCAPES.update(
         ord("\t"): "\\t",
     }
 )
-_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\]')
+_SPECIAL = re.compile('[\x00-\x1f"\\\\\ud800-\udfff]')
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _EXACT_INTEGER = 2**53
 
 
 def _string(value: str) -> str:
+    if _SPECIAL.search(value) is None:  # the common case: nothing to escape
+        return f'"{value}"'
     if _SURROGATE.search(value):
         raise ValueError("a lone surrogate is not Unicode text and cannot be canonicalized")
-    if _NEEDS_ESCAPE.search(value):
-        value = value.translate(_ESCAPES)
-    return f'"{value}"'
+    return f'"{value.translate(_ESCAPES)}"'
 
 
 def _integer(value: int) -> str:
@@ -63,8 +63,15 @@ def _number(value: float) -> str:
     """ECMAScript Number.prototype.toString for finite doubles (RFC 8785 §3.2.2.3)."""
     if not math.isfinite(value):
         raise ValueError("NaN and Infinity cannot be canonicalized")
-    if value == 0:
-        return "0"
+    magnitude = abs(value)
+    if magnitude < 1e16:
+        # Fast paths, both exact: an integral double below 1e16 has at most 16 digits and
+        # no shorter spelling, so its integer text is ECMAScript's; and from 1e-4 up, repr
+        # writes the shortest round-trip digits without an exponent, as ECMAScript does.
+        if value.is_integer():
+            return str(int(value))  # also -0.0 → "0"
+        if magnitude >= 1e-4:
+            return repr(value)
     sign = "-" if value < 0 else ""
     # repr gives the shortest digits that round-trip; split it into digits × 10**exponent.
     mantissa, _, exp_text = repr(abs(value)).partition("e")
@@ -85,42 +92,54 @@ def _number(value: float) -> str:
     return f"{sign}{digits[0]}{tail}e{'+' if exponent > 0 else '-'}{abs(exponent)}"
 
 
+def _keys(value: Mapping[Any, Any]) -> list[str]:
+    """The keys in RFC 8785 §3.2.3 order: by their UTF-16 code units."""
+    keys = list(value)
+    for key in keys:
+        if not isinstance(key, str):
+            raise TypeError(f"object key must be str, not {type(key).__name__}")
+    if all(key.isascii() for key in keys):
+        return sorted(keys)  # code point order is UTF-16 order for ASCII
+    for key in keys:
+        if _SURROGATE.search(key):
+            raise ValueError("a lone surrogate is not Unicode text and cannot be canonicalized")
+    return sorted(keys, key=lambda key: key.encode("utf-16-be"))
+
+
 def _encode(value: Any, out: list[str]) -> None:
-    if value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         out.append(_string(value))
-    elif isinstance(value, int):
-        out.append(_integer(value))
-    elif isinstance(value, float):
-        out.append(_number(value))
-    elif isinstance(value, Mapping):
+    elif kind is dict or (kind is not list and isinstance(value, Mapping)):
         out.append("{")
-        for key in value:
-            if not isinstance(key, str):
-                raise TypeError(f"object key must be str, not {type(key).__name__}")
-            if _SURROGATE.search(key):
-                raise ValueError("a lone surrogate is not Unicode text and cannot be canonicalized")
-        # RFC 8785 §3.2.3: sort by the UTF-16 code units of the keys
-        keys = sorted(value, key=lambda k: k.encode("utf-16-be"))
-        for i, key in enumerate(keys):
+        for i, key in enumerate(_keys(value)):
             if i:
                 out.append(",")
             out.append(_string(key))
             out.append(":")
             _encode(value[key], out)
         out.append("}")
-    elif isinstance(value, list | tuple):
+    elif kind is list or kind is tuple:
         out.append("[")
         for i, element in enumerate(value):
             if i:
                 out.append(",")
             _encode(element, out)
         out.append("]")
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(_integer(value))
+    elif isinstance(value, float):
+        out.append(_number(value))
+    elif isinstance(value, str):
+        out.append(_string(value))
+    elif isinstance(value, list | tuple):
+        _encode(list(value), out)
     else:
         raise TypeError(f"not a JSON value: {type(value).__name__}")
 

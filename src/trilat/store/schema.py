@@ -75,14 +75,80 @@ CREATE TABLE items (
 );
 """
 
+_FEDERATION_V2: Final = """
+CREATE TABLE fed_peers (
+    node_id TEXT PRIMARY KEY,
+    nation TEXT NOT NULL,
+    url TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    card TEXT NOT NULL,
+    link INTEGER NOT NULL,
+    added TEXT NOT NULL
+);
+CREATE TABLE fed_outbox (
+    peer TEXT PRIMARY KEY,
+    cursor BIGINT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE TABLE fed_pending (
+    peer TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    item_id TEXT NOT NULL,
+    requires TEXT NOT NULL,
+    PRIMARY KEY (peer, seq)
+);
+CREATE TABLE fed_delivered (
+    peer TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    PRIMARY KEY (peer, item_id)
+);
+CREATE TABLE fed_received (
+    item_id TEXT PRIMARY KEY,
+    sender TEXT NOT NULL,
+    path TEXT NOT NULL,
+    received TEXT NOT NULL
+);
+CREATE TABLE fed_evidence (
+    item_id TEXT PRIMARY KEY,
+    document TEXT NOT NULL
+);
+CREATE TABLE fed_nonces (
+    sender TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    seen BIGINT NOT NULL,
+    PRIMARY KEY (sender, nonce)
+);
+CREATE INDEX fed_nonces_seen ON fed_nonces (seen);
+CREATE TABLE fed_checkpoints (
+    peer TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    root {blob} NOT NULL,
+    cosigned TEXT NOT NULL,
+    seen TEXT NOT NULL,
+    PRIMARY KEY (peer, size)
+);
+CREATE TABLE fed_alerts (
+    id {seq},
+    peer TEXT NOT NULL,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL
+)
+"""
+"""Federation (v2): pinned peers, per-peer outbox cursors and consent-pending items, the
+permanent received-id table with relay paths, request nonces, peers' checkpoints."""
+
 SQLITE_MIGRATIONS: Final[tuple[str, ...]] = (
     _ITEMS.format(seq="INTEGER PRIMARY KEY AUTOINCREMENT")
     + _COMMON_V1.format(blob="BLOB", empty_blob="X''"),
+    _FEDERATION_V2.format(blob="BLOB", seq="INTEGER PRIMARY KEY AUTOINCREMENT"),
 )
 
 POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
     _ITEMS.format(seq="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
     + _COMMON_V1.format(blob="BYTEA", empty_blob="''::bytea"),
+    _FEDERATION_V2.format(blob="BYTEA", seq="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
 )
 
 MIGRATIONS_TABLE: Final = """

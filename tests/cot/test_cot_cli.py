@@ -99,8 +99,9 @@ def test_cot_serve_relays_labelled_events_and_reports_its_counters() -> None:
             ],
             "--tls-client-ca",
         ),
+        (["--listen", "127.0.0.1:0", "--node-nation", "USA", "--relay-name", "a b"], "'a b'"),
     ],
-    ids=["address", "nation", "clearance", "label", "tls-without-client-ca"],
+    ids=["address", "nation", "clearance", "label", "tls-without-client-ca", "relay-name"],
 )
 def test_cot_serve_refuses_bad_input_with_exit_2_naming_the_token(
     arguments: list[str], named: str

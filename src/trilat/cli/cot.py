@@ -16,12 +16,13 @@ import logging
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from trilat.adapters.cot import CotLimits, CotStreamDecoder
+from trilat.adapters.cot import CotLimits, CotStreamDecoder, flow_tag_attribute
 from trilat.adapters.cot_server import (
     ConnectionInfo,
     CotServer,
@@ -121,6 +122,13 @@ def serve(
     slow_client: Annotated[
         str, typer.Option("--slow-client", help="drop-oldest or disconnect.")
     ] = "drop-oldest",
+    max_connections: Annotated[
+        int, typer.Option("--max-connections", help="Clients admitted at once.")
+    ] = 1000,
+    relay_name: Annotated[
+        str | None,
+        typer.Option("--relay-name", help="Name in _flow-tags_ (default: trilat-<random>)."),
+    ] = None,
     duration: Annotated[
         float | None, typer.Option("--duration", help="Stop after this many seconds.")
     ] = None,
@@ -133,6 +141,13 @@ def serve(
         clearance=_clearance(clearance, "--clearance"),
     )
     inbound = parse_label(label, owner=node)
+    if relay_name is not None:
+        try:
+            flow_tag_attribute(relay_name, datetime.now(UTC))
+        except ValueError as exc:
+            raise BadInput(f"--relay-name: {exc}") from None
+    if max_connections < 1:
+        raise BadInput(f"--max-connections must be at least 1, got {max_connections}")
     addresses = [_address(text, "--listen") for text in listen]
     links = [_address(text, "--connect") for text in connect or ()]
     if slow_client not in ("drop-oldest", "disconnect"):
@@ -175,6 +190,8 @@ def serve(
                 limits=CotLimits(),
                 max_queue_bytes=max_queue_bytes,
                 slow_client="disconnect" if slow_client == "disconnect" else "drop-oldest",
+                max_connections=max_connections,
+                relay_name=relay_name,
             ),
             [Listener(host, port, inbound, ssl=tls) for host, port in addresses],
             links,

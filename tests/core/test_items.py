@@ -201,7 +201,7 @@ def test_seal_uses_the_given_item_id_and_checks_it() -> None:
         ({"body": {"x": 2**53 + 1}}, "'body.x'"),
         ({"body": {"x": {1, 2}}}, "'body.x'"),
         ({"body": {"x": {1: "one"}}}, "'body.x'"),
-        ({"body": {"x": "\ud800"}}, "'body'"),
+        ({"body": {"x": "\ud800"}}, "'body.x'"),
     ],
 )
 def test_seal_refuses_invalid_content_naming_the_member(

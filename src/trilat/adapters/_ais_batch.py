@@ -161,7 +161,8 @@ def _text_of(matrix: _Array, offset: int, width: int) -> _Array:
     for index in range(chars):
         values[:, index] = _bits_of(matrix, offset + 6 * index, 6)
     raw = np.ascontiguousarray(_TEXT[values]).view(f"S{chars}").reshape(-1)
-    return np.strings.strip(np.strings.rstrip(raw, b"@")).astype(f"U{chars}")
+    stripped: _Array = np.strings.strip(np.strings.rstrip(raw, b"@"))
+    return stripped.astype(f"U{chars}")
 
 
 def _columns(layout: Layout, matrix: _Array) -> dict[str, _Array]:
@@ -203,7 +204,8 @@ def _fast_lines(arr: _Array, starts: _Array, lens: _Array) -> dict[str, _Array]:
     ends = starts + lens
 
     def at(index: _Array) -> _Array:
-        return arr[np.clip(index, 0, last)]
+        values: _Array = arr[np.clip(index, 0, last)]
+        return values
 
     ok = lens >= _MIN_LINE
     ok &= at(starts) == 33  # '!'
@@ -306,12 +308,12 @@ def decode_lines(decoder: Decoder, lines: Sequence[bytes], received_at: float | 
             rejected[refusal.reason] += 1
             continue
         when = received_at if sentence.received_at is None else sentence.received_at
-        if sentence.count == 1:
+        if sentence.total == 1:
             spans.append((index, sentence.payload, sentence.fill, when))
         else:
             slow_fragments.append((index, sentence, when))
     multi_idx = np.flatnonzero(multi)
-    assembled: _Array | None = None
+    assembled: tuple[_Array, ...] | None = None
     if len(multi_idx) and not slow_fragments and not decoder.pending:
         assembled = _assemble_clean(decoder, arr, f, starts, multi_idx, count, received_at)
     if assembled is None:

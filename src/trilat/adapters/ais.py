@@ -163,7 +163,7 @@ class Sentence(NamedTuple):
     """One parsed VDM/VDO sentence (internal)."""
 
     talker: bytes  # e.g. b"AIVDM"
-    count: int
+    total: int  # fragments in the message
     number: int
     sequence: bytes  # b"" or one digit
     channel: str
@@ -390,7 +390,7 @@ class Decoder:
             return None
         if sentence.received_at is not None:
             received_at = sentence.received_at
-        if sentence.count == 1:
+        if sentence.total == 1:
             return self._complete(sentence.payload, sentence.fill, received_at)
         whole = self._fragment(sentence, received_at)
         return None if whole is None else self._complete(*whole)
@@ -443,7 +443,7 @@ class Decoder:
                 del pending_groups[next(iter(pending_groups))]
                 rejected["evicted_message"] += 1
             pending_groups[key] = _Pending(
-                sentence.count, self._line, sentence.payload, received_at
+                sentence.total, self._line, sentence.payload, received_at
             )
             return None
         if pending is None:
@@ -454,7 +454,7 @@ class Decoder:
             rejected["expired_message"] += 1
             rejected["orphan_fragment"] += 1
             return None
-        if pending.count != sentence.count:
+        if pending.count != sentence.total:
             del pending_groups[key]
             rejected["incomplete_message"] += 1
             rejected["fragment_count_mismatch"] += 1
@@ -465,7 +465,7 @@ class Decoder:
             rejected["out_of_order_fragment"] += 1
             return None
         pending.parts.append(sentence.payload)
-        if sentence.number < sentence.count:
+        if sentence.number < sentence.total:
             return None
         del pending_groups[key]
         started = pending.received_at
@@ -529,9 +529,9 @@ def decode_sentence(line: bytes | str) -> dict[str, Any]:
     """
     sentence = _strict(line)
     where = _show(line.encode("ascii", "backslashreplace") if isinstance(line, str) else line)
-    if sentence.count != 1:
+    if sentence.total != 1:
         raise DecodeError(
-            f"fragment {sentence.number} of {sentence.count}: a multi-sentence message, "
+            f"fragment {sentence.number} of {sentence.total}: a multi-sentence message, "
             f"decode it with decode_message, in {where}"
         )
     return _strict_decode(sentence.payload, sentence.fill, where)
@@ -543,11 +543,11 @@ def decode_message(*lines: bytes | str) -> dict[str, Any]:
         raise DecodeError("no sentences given")
     sentences = [_strict(line) for line in lines]
     first = sentences[0]
-    if len(sentences) != first.count:
-        raise DecodeError(f"{len(sentences)} sentences given for a {first.count}-fragment message")
+    if len(sentences) != first.total:
+        raise DecodeError(f"{len(sentences)} sentences given for a {first.total}-fragment message")
     for expected, sentence in enumerate(sentences, start=1):
-        key = (sentence.talker, sentence.sequence, sentence.channel, sentence.count)
-        if key != (first.talker, first.sequence, first.channel, first.count):
+        key = (sentence.talker, sentence.sequence, sentence.channel, sentence.total)
+        if key != (first.talker, first.sequence, first.channel, first.total):
             raise DecodeError(f"sentence {expected} belongs to another message than sentence 1")
         if sentence.number != expected:
             raise DecodeError(f"sentence {expected} is fragment {sentence.number}: out of order")

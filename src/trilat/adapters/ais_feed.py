@@ -91,7 +91,7 @@ def iter_lines(source: IO[bytes]) -> Iterator[bytes]:
     """Lines of a binary stream, stripped, one at a time (gzip is recognised by its magic)."""
     buffered: IO[bytes] = source
     if not isinstance(source, io.BufferedReader):
-        buffered = io.BufferedReader(source)  # type: ignore[arg-type]
+        buffered = io.BufferedReader(source)  # type: ignore[type-var]
     if buffered.peek(2)[:2] == _GZIP_MAGIC:  # type: ignore[attr-defined]
         buffered = gzip.GzipFile(fileobj=buffered)  # type: ignore[assignment]
     for line in buffered:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trilat.adapters.cot import (
     CotLimits,
@@ -320,3 +322,31 @@ def test_long_streams_rotate_the_parser_without_losing_offsets(
             assert again.trilat_label == "SECRET//REL TO USA, KOR"
             assert again.callsign == "C"
     assert decoder.accepted == 150
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> tuple[list[str], list[bytes]]:
+    """Valid events with noise between them, cut into arbitrary reads."""
+    uids = draw(st.lists(st.text(alphabet="abcXYZ019-_.:", min_size=1, max_size=12), max_size=8))
+    noise = st.one_of(
+        st.just(b""),
+        st.just(b"\n"),
+        st.just(b'<?xml version="1.0" encoding="UTF-8"?>\n'),
+        st.binary(max_size=40).map(lambda b: b.replace(b"<", b"")),
+    )
+    stream = b"".join(draw(noise) + event_bytes(uid) for uid in uids) + draw(noise)
+    cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=12)))
+    reads = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    return uids, reads
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams())
+def test_framing_finds_every_event_whatever_the_reads_and_the_noise(
+    case: tuple[list[str], list[bytes]],
+) -> None:
+    uids, reads = case
+    decoder = CotStreamDecoder()
+    found = [event.uid for chunk in reads for event in decoder.feed(chunk)]
+    assert found == uids
+    assert not decoder.rejected

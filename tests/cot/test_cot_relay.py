@@ -24,7 +24,12 @@ from tests.cot.conftest import (
     until,
 )
 from trilat.adapters.cot import decode_event, format_event
-from trilat.adapters.cot_server import CotServer, Viewer, server_tls_context
+from trilat.adapters.cot_server import (
+    CotServer,
+    Viewer,
+    client_tls_context,
+    server_tls_context,
+)
 from trilat.core.clock import FixedClock
 from trilat.core.labels import parse_label
 
@@ -573,5 +578,47 @@ def test_connections_beyond_the_limit_are_refused() -> None:
         for client in (first, second):
             await client.close()
         await relay.server.close()
+
+    run(scenario())
+
+
+def test_client_mode_over_tls_presents_a_certificate_and_verifies_the_server(pki: Pki) -> None:
+    async def scenario() -> None:
+        tls = server_tls_context(str(pki.server_cert), str(pki.server_key), str(pki.ca))
+        partner = await start_relay(
+            {"tak-tls": ("UNCLASSIFIED", None)}, tls=tls, subjects={"relay-a": FOREIGN}
+        )
+        local = await start_relay({"ops": ("UNCLASSIFIED", CLEARED)})
+        cert, key = pki.clients["relay-a"]
+        link = await local.server.connect(
+            "127.0.0.1",
+            partner.ports["tak-tls"],
+            label=parse_label("UNCLASSIFIED", owner="JPN"),
+            viewer=FOREIGN,
+            ssl_context=client_tls_context(str(pki.ca), str(cert), str(key)),
+            server_hostname="127.0.0.1",
+        )
+        await clients_connected(partner.server, 1)
+        assert [s.viewer for s in partner.server.clients] == [FOREIGN]  # known by its certificate
+        ours = await TakClient.open(url(local.ports["ops"]))
+        await clients_connected(local.server, 2)
+        await ours.send(position("over-tls"))
+        await until(lambda: "over-tls" in [e.uid for e, _ in partner.sunk], "the event over TLS")
+
+        untrusted = ssl.create_default_context()  # system roots: the test CA is unknown
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await local.server.connect(
+                "127.0.0.1",
+                partner.ports["tak-tls"],
+                label=parse_label("UNCLASSIFIED", owner="JPN"),
+                viewer=FOREIGN,
+                ssl_context=untrusted,
+                server_hostname="127.0.0.1",
+                reconnect=False,
+            )
+        await link.close()
+        await ours.close()
+        await local.server.close()
+        await partner.server.close()
 
     run(scenario())

@@ -317,3 +317,11 @@ def test_audit_verify_catches_a_rewritten_leaf_and_hash_by_the_signed_checkpoint
     failed = trilat("audit", "verify", str(node_dir), check=False)
     assert failed.returncode == 1
     assert "checkpoint" in failed.stderr or "Merkle state" in failed.stderr
+
+
+def test_serve_get_answers_one_request_in_process(node_dir: Path) -> None:
+    done = trilat("serve", str(node_dir), "--get", "/api/v1/items?limit=5")
+    assert json.loads(done.stdout)["items"] == []
+    missing = trilat("serve", str(node_dir), "--get", "/api/v1/items/absent", check=False)
+    assert missing.returncode == 1
+    assert json.loads(missing.stdout)["status"] == 404

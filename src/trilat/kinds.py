@@ -19,6 +19,7 @@ from trilat.core.errors import DecodeError
 _ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _NATION = re.compile(r"^[A-Z]{3,4}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_CEILINGS: Final = frozenset({"UNCLASSIFIED", "CONFIDENTIAL", "SECRET", "TOP SECRET"})
 
 
 class _Body(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -310,8 +311,10 @@ class ConsentBody(_Body):
         for nation in self.to:
             if not _NATION.match(nation):
                 raise ValueError(f"`to` holds a malformed nation code: {nation!r}")
-        if self.item is None and self.topic is None:
-            raise ValueError("a consent names an `item` or a standing `topic`")
+        if self.item is None and (self.topic is None or self.ceiling is None):
+            raise ValueError("a consent names an `item`, or a standing `topic` and `ceiling`")
+        if self.ceiling is not None and self.ceiling not in _CEILINGS:
+            raise ValueError(f"`ceiling` is not a classification: {self.ceiling!r}")
 
 
 class Recall(_Body):

@@ -173,6 +173,10 @@ def create_app(node: Node) -> FastAPI:
         node.broadcaster.bind(asyncio.get_running_loop())
         yield
         node.broadcaster.close()
+        try:  # leave a signed tree head behind on a clean stop
+            await run_in_threadpool(node.checkpoint)
+        except StoreError:
+            _log.warning("audit.checkpoint_at_shutdown_failed")
 
     app = FastAPI(
         title="trilat node",

@@ -156,6 +156,14 @@ def serve(
         str | None, typer.Option("--listen", help="HOST:PORT (port 0 picks a free port).")
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
+    get: Annotated[
+        str | None,
+        typer.Option(
+            "--get",
+            metavar="PATH",
+            help="Answer one GET in-process (no socket) as the admin, print it and exit.",
+        ),
+    ] = None,
 ) -> None:
     """Run the node's REST API (uvicorn); prints the URL it listens on."""
     import uvicorn
@@ -163,6 +171,8 @@ def serve(
     from trilat.api.app import app_for
 
     settings = _settings(node_dir)
+    if get is not None:
+        raise typer.Exit(_get_once(node_dir, get))
     host, _, port = (listen or settings.listen).rpartition(":")
     if not host or not port.isdigit():
         raise BadInput(f"--listen: expected HOST:PORT, got {listen!r}")
@@ -188,6 +198,32 @@ def serve(
         server.run(sockets=[sock])
     finally:
         app.state.node.store.close()
+
+
+def _get_once(node_dir: Path, path: str) -> int:
+    """One in-process GET as the admin (the token in DIR/admin.token); exit 0 on 2xx."""
+    import asyncio
+
+    import httpx
+
+    from trilat.api.app import app_for
+
+    if not path.startswith("/"):
+        raise BadInput(f"--get: a path starts with '/': {path!r}")
+    token = (node_dir / ADMIN_TOKEN_FILE).read_text(encoding="ascii").strip()
+    app = app_for(node_dir)
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
+            return await client.get(path, headers={"Authorization": f"Bearer {token}"})
+
+    try:
+        response = asyncio.run(call())
+    finally:
+        app.state.node.store.close()
+    sys.stdout.write(response.text + ("" if response.text.endswith("\n") else "\n"))
+    return 0 if response.status_code < 400 else 1
 
 
 @user_app.command("add")

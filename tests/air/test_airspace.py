@@ -135,6 +135,18 @@ def test_chinese_and_russian_bombers_form_one_joint_patrol(kor_report: AirspaceR
     assert patrol.as_dict()["type"] == "joint_patrol"
 
 
+def test_crossings_of_unpublished_adiz_edges_are_flagged_approximate(
+    kor_report: AirspaceReport,
+) -> None:
+    lead = [e for e in _zone_events(kor_report) if e.track == "CHN-H6K-1"]
+    west_edge_entry = lead[0]  # KADIZ at 124°E, a published edge
+    assert (west_edge_entry.zone, west_edge_entry.approximate) == ("KADIZ", False)
+    jadiz_south = next(e for e in lead if e.zone == "JADIZ")  # south of outer point (7)
+    assert jadiz_south.lat < 33.0
+    assert jadiz_south.approximate
+    assert all(not e.approximate for e in _zone_events(kor_report) if e.zone.startswith("TS-"))
+
+
 def test_event_json_has_the_spec_keys(kor_report: AirspaceReport) -> None:
     for document in kor_report.as_dicts():
         if document["type"] == "joint_patrol":

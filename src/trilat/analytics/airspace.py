@@ -28,6 +28,9 @@ Rules, in the order they are applied to each track (:func:`clean_track`):
   antimeridian) cancel out.
 * **Start and end.** A track first seen inside a zone yields no entry (it was not observed), and
   one last seen inside yields no exit.
+* **Approximate edges.** A crossing of an ADIZ edge with an end vertex that is not a published
+  value (JADIZ beyond outer point 7, KADIZ's two inferred vertices, CADIZ's western edge) is
+  flagged ``approximate: true`` (the geo README's ``~``).
 * **Notices.** An entry or exit by an aircraft whose nation filed a flight notice for that zone
   covering the event's time is still reported, with ``notified: true``.
 
@@ -198,6 +201,7 @@ class ZoneEvent:
     aircraft_type: str | None = None
     notified: bool = False
     after_gap: bool = False
+    approximate: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -212,6 +216,7 @@ class ZoneEvent:
             "aircraft_type": self.aircraft_type,
             "notified": self.notified,
             "after_gap": self.after_gap,
+            "approximate": self.approximate,
         }
 
     def item_body(self) -> dict[str, Any]:
@@ -593,6 +598,7 @@ def _events_of_track(
                     aircraft_type=aircraft_type,
                     notified=any(n.covers(nation, zone.id, crossing.time) for n in notices),
                     after_gap=crossing.after_gap,
+                    approximate=zone.is_approximate_at(crossing.lon, crossing.lat),
                 )
             )
     return events

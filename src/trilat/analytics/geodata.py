@@ -32,6 +32,7 @@ IO: reads package data (``importlib.resources``) once per process; everything el
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from typing import Any, Final
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
-from shapely.geometry import MultiPolygon, Point, Polygon, shape
+from shapely.geometry import MultiLineString, MultiPolygon, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from trilat.core.errors import TrilatError
@@ -115,6 +116,19 @@ class Zone:
     authority: str  # the declaring / sovereign nation
     kind: str  # "adiz" or "territorial"
     geometry: BaseGeometry
+    # edges with an end vertex that is not a published value (inferred or approximated), and
+    # the others; None when the zone makes no such distinction
+    approximate_edges: BaseGeometry | None = None
+    published_edges: BaseGeometry | None = None
+
+    def is_approximate_at(self, lon: float, lat: float) -> bool:
+        """Whether the boundary nearest to (lon, lat) is an approximate edge (ties count)."""
+        if self.approximate_edges is None or self.approximate_edges.is_empty:
+            return False
+        if self.published_edges is None or self.published_edges.is_empty:
+            return True
+        point = Point(lon, lat)
+        return bool(self.approximate_edges.distance(point) <= self.published_edges.distance(point))
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +186,40 @@ def adiz_zones() -> tuple[Zone, ...]:
         properties = item["properties"]
         geometry = shape(item["geometry"])
         shapely.prepare(geometry)
-        zones.append(Zone(properties["id"], properties["authority"], "adiz", geometry))
+        approximate, published = _edges_by_provenance(
+            geometry, properties.get("published_vertices") or []
+        )
+        zones.append(
+            Zone(
+                properties["id"],
+                properties["authority"],
+                "adiz",
+                geometry,
+                approximate_edges=approximate,
+                published_edges=published,
+            )
+        )
     return tuple(zones)
+
+
+def _edges_by_provenance(
+    geometry: BaseGeometry, published_vertices: list[list[float]]
+) -> tuple[BaseGeometry, BaseGeometry]:
+    """Split the outer ring's edges into (approximate, published): published = both ends given."""
+    published = np.array(published_vertices, dtype=float).reshape(-1, 2)
+
+    def given(vertex: np.ndarray) -> bool:
+        return bool(len(published)) and bool(
+            np.any(np.all(np.abs(published - vertex) < 1e-6, axis=1))
+        )
+
+    approximate_lines, published_lines = [], []
+    for polygon in _parts(geometry):
+        ring = np.asarray(polygon.exterior.coords)
+        for start, end in itertools.pairwise(ring):
+            target = published_lines if given(start) and given(end) else approximate_lines
+            target.append((tuple(start), tuple(end)))
+    return MultiLineString(approximate_lines), MultiLineString(published_lines)
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import io
 import socket
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -121,6 +122,32 @@ def test_an_endless_stream_is_decoded_without_reading_it_all() -> None:
         read_stream(source, sink, batch_lines=1000)
     # 20,000 messages of about 50 bytes each: read as needed, a batch and a buffer ahead
     assert source.served < 20_000 * 50 + 200_000
+
+
+def test_decoding_a_long_stream_keeps_memory_bounded_by_the_batch() -> None:
+    source = EndlessFeed()
+    seen = 0
+
+    class Enough(Exception):
+        pass
+
+    def sink(message: dict[str, Any], received_at: datetime | None) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == 30_000:
+            raise Enough
+
+    Decoder().decode_batch([b""])  # imports numpy and the batch decoder before measuring
+    tracemalloc.start()
+    try:
+        with pytest.raises(Enough):
+            read_stream(source, sink, batch_lines=500)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # about 1.5 MB of NMEA went through; a batch of 500 lines needs a small fraction of it
+    assert source.served > 1_400_000
+    assert peak < 1_000_000
 
 
 def _free_port() -> int:

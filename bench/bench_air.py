@@ -26,7 +26,13 @@ from shapely.geometry import Point
 from trilat.analytics.airspace import Fix, zone_events
 from trilat.analytics.eez import eez_check
 from trilat.analytics.geodata import zones_for_view
-from trilat.analytics.missile import LaunchFuser, MissileReport, report_from_body, warning_body
+from trilat.analytics.missile import (
+    LaunchFuser,
+    MissileReport,
+    impact_eez,
+    report_from_body,
+    warning_body,
+)
 from trilat.core.labels import parse_label
 
 GEOD = Geod(ellps="WGS84")
@@ -91,11 +97,7 @@ def bench_warning(launches: int) -> None:
     for report in reports[: min(len(reports), 600)]:
         start = time.perf_counter()
         fused = fuser.add(report)
-        impact = fused.impact
-        eez = None
-        if impact is not None:
-            eez = {v: eez_check(impact.lat, impact.lon, v).eez_of for v in ("USA", "JPN", "KOR")}
-        warning_body(fused, eez=eez)
+        warning_body(fused, eez=impact_eez(fused))
         latencies.append(time.perf_counter() - start)
     p50, p99 = _percentiles(latencies)
     print(

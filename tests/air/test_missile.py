@@ -17,6 +17,7 @@ from trilat.analytics.missile import (
     LaunchFuser,
     MissileReport,
     fuse,
+    impact_eez,
     report_from_body,
     warning_body,
     warning_item,
@@ -182,6 +183,8 @@ def test_fused_impact_of_2023_02_18_lies_in_japans_eez_in_japans_view() -> None:
     (launch,) = fuse([_report("u", "USA", "SBIRS"), _report("j", "JPN", "FPS-5")])
     assert launch.impact is not None
     assert eez_check(launch.impact.lat, launch.impact.lon, "JPN").inside_eez
+    assert impact_eez(launch) == {"USA": "JPN", "JPN": "JPN", "KOR": "JPN"}
+    assert impact_eez(fuse([_report("k", "KOR", "Green Pine", impact=False)])[0]) is None
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ from typing import Any, Final
 import numpy as np
 from pyproj import Geod
 
+from trilat.analytics.eez import eez_check
 from trilat.core.clock import format_time, parse_time
 from trilat.core.errors import DecodeError
 from trilat.core.labels import Label, roll_up
@@ -55,6 +56,7 @@ __all__ = [
     "MissileWarning",
     "PositionEstimate",
     "fuse",
+    "impact_eez",
     "report_from_body",
     "warning_body",
     "warning_item",
@@ -503,13 +505,25 @@ def fuse(
 # --- warning items ------------------------------------------------------------------------
 
 
+def impact_eez(
+    fused: FusedLaunch, views: Iterable[str] = ("USA", "JPN", "KOR")
+) -> dict[str, str | None] | None:
+    """Whose EEZ holds the fused impact point under each view (None: no impact point yet).
+
+    Raises ``UnknownViewError`` for a view the geodata does not know.
+    """
+    if fused.impact is None:
+        return None
+    return {view: eez_check(fused.impact.lat, fused.impact.lon, view).eez_of for view in views}
+
+
 def warning_body(
     fused: FusedLaunch, *, eez: Mapping[str, str | None] | None = None
 ) -> dict[str, Any]:
     """The ``missile_event`` body of the fused warning (topic ``dprk.missile.warning``).
 
     *eez* (view → nation whose EEZ holds the impact point under that view, or None) is added
-    as ``impact_eez`` when given; compute it with :func:`trilat.analytics.eez.eez_check`.
+    as ``impact_eez`` when given; compute it with :func:`impact_eez`.
     """
     launch_ee, launch_en, launch_nn = fused.launch.covariance_m2
     body: dict[str, Any] = {

@@ -112,7 +112,8 @@ def _warn_about_quality(quality: Sequence[TrackQuality]) -> None:
 
 def _print_airspace_table(events: list[dict[str, Any]], view: str) -> None:
     grid = Table(title=f"Airspace events ({view} view)")
-    for column in ("time / span", "event", "track(s)", "zone", "authority", "notified"):
+    grid.add_column("time / span", no_wrap=True)
+    for column in ("event", "track(s)", "zone", "authority", "notified", "≈"):
         grid.add_column(column)
     for event in events:
         if event["type"] == "joint_patrol":
@@ -120,6 +121,7 @@ def _print_airspace_table(events: list[dict[str, Any]], view: str) -> None:
                 f"{event['start']} – {event['end']}",
                 "joint patrol",
                 ", ".join(event["tracks"]),
+                "",
                 "",
                 "",
                 "",
@@ -132,8 +134,10 @@ def _print_airspace_table(events: list[dict[str, Any]], view: str) -> None:
                 event["zone"],
                 event["authority"],
                 "yes" if event["notified"] else "",
+                "≈" if event["approximate"] else "",
             )
     Console().print(grid)
+    stderr.print("≈: crossing of an ADIZ edge whose end vertex is not a published value")
 
 
 def eez(

@@ -158,7 +158,7 @@ def test_every_label_marking_validates_strictly(label: Label) -> None:
     _valid(mark(INDICATOR, label))
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(labels())
 def test_label_to_markings_to_label_is_the_identity(label: Label) -> None:
     marked = mark(INDICATOR, label)

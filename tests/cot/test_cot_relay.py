@@ -622,3 +622,29 @@ def test_client_mode_over_tls_presents_a_certificate_and_verifies_the_server(pki
         await partner.server.close()
 
     run(scenario())
+
+
+def test_a_silent_client_is_closed_while_one_sending_keep_alives_stays() -> None:
+    async def scenario() -> None:
+        relay = await start_relay({"ops": ("UNCLASSIFIED", CLEARED)}, idle_timeout=1.0)
+        port = relay.ports["ops"]
+        silent_reader, silent = await raw_connect(port)
+        talker = await TakClient.open(url(port))
+        await clients_connected(relay.server, 2)
+
+        async def keep_alive() -> None:
+            while True:
+                await talker.send(position("talker-sa", callsign="TALKER"))
+                await asyncio.sleep(0.2)
+
+        pinging = asyncio.ensure_future(keep_alive())
+        while await asyncio.wait_for(silent_reader.read(1 << 16), 10):
+            pass  # SA from the talker, until the relay closes this silent connection
+        pinging.cancel()
+        assert relay.server.stats.idle_closed == 1
+        assert [s.callsign for s in relay.server.clients] == ["TALKER"]
+        silent.close()
+        await talker.close()
+        await relay.server.close()
+
+    run(scenario())

@@ -26,7 +26,8 @@ Hot path (the GIL trap): one parse per event, one rendering of its outbound byte
 decision per recipient, and one write per recipient per read. Each connection has a bounded
 backlog used only while its socket is not draining; past ``max_queue_bytes`` the oldest events
 are dropped and counted (or, with ``slow_client="disconnect"``, the connection is closed), so a
-slow reader never stalls the others.
+slow reader never stalls the others. With ``idle_timeout`` set, a client that sends nothing
+(TAK clients send SA or ``t-x-c-t`` pings as keep-alives) for that long is closed.
 """
 
 from __future__ import annotations
@@ -160,6 +161,7 @@ class CotStats:
     bad_label: int = 0
     looped: int = 0
     refused_full: int = 0
+    idle_closed: int = 0
     sink_errors: int = 0
     garbage_bytes: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
@@ -229,6 +231,7 @@ class _Connection(asyncio.Protocol, Generic[V]):
         self.reachable: set[str] = set()
         self.uid: str | None = None
         self.dropped = 0
+        self.last_received = time.monotonic()
         self._auth_buffer = b""
         self._auth_timer: asyncio.TimerHandle | None = None
         self._seen_rejected = 0
@@ -257,6 +260,7 @@ class _Connection(asyncio.Protocol, Generic[V]):
             self._authenticate(None, None)
 
     def data_received(self, data: bytes) -> None:
+        self.last_received = time.monotonic()
         if self.admitted:
             self.server._ingest(self, data)
         elif not self.closed:
@@ -535,6 +539,7 @@ class CotServer(Generic[V]):
         socket_send_buffer: int | None = None,
         relay_name: str | None = None,
         max_connections: int = 1000,
+        idle_timeout: float | None = None,
     ) -> None:
         if slow_client not in ("drop-oldest", "disconnect"):
             raise ValueError(f"unknown slow-client policy {slow_client!r}")
@@ -550,6 +555,7 @@ class CotServer(Generic[V]):
         self.decision_ttl = decision_ttl
         self.socket_send_buffer = socket_send_buffer
         self.max_connections = max_connections
+        self.idle_timeout = idle_timeout
         self.relay_name = relay_name or f"trilat-{secrets.token_hex(4)}"
         flow_tag_attribute(self.relay_name, datetime.now(UTC))  # refuses a bad name early
         self.stats = CotStats()
@@ -656,6 +662,8 @@ class CotServer(Generic[V]):
         while True:
             await asyncio.sleep(_STORE_SWEEP_SECONDS)
             self.expire_stored()
+            if self.idle_timeout is not None:
+                self._close_idle(time.monotonic() - self.idle_timeout)
             if time.monotonic() - last_flush >= self.decision_ttl:
                 self.invalidate_decisions()
                 last_flush = time.monotonic()
@@ -751,6 +759,16 @@ class CotServer(Generic[V]):
             cache.clear()
         cache[text] = entry
         return entry
+
+    def _close_idle(self, silent_since: float) -> None:
+        """Close client connections that sent nothing (not even a ping) since *silent_since*."""
+        for connection in list(self._connections):
+            if not connection.outbound and connection.last_received < silent_since:
+                self.stats.idle_closed += 1
+                _log.info(
+                    "cot.idle_closed listener=%s peer=%s", connection.listener, connection.peer
+                )
+                connection.close()
 
     def _learn(self, connection: _Connection[V], callsign: str, uid: str) -> None:
         """Remember that *callsign* (and *uid*) is reached through *connection*, and only it."""

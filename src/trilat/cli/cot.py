@@ -125,6 +125,10 @@ def serve(
     max_connections: Annotated[
         int, typer.Option("--max-connections", help="Clients admitted at once.")
     ] = 1000,
+    idle_timeout: Annotated[
+        float | None,
+        typer.Option("--idle-timeout", help="Close clients silent for this many seconds."),
+    ] = None,
     relay_name: Annotated[
         str | None,
         typer.Option("--relay-name", help="Name in _flow-tags_ (default: trilat-<random>)."),
@@ -146,6 +150,8 @@ def serve(
             flow_tag_attribute(relay_name, datetime.now(UTC))
         except ValueError as exc:
             raise BadInput(f"--relay-name: {exc}") from None
+    if idle_timeout is not None and idle_timeout <= 0:
+        raise BadInput(f"--idle-timeout must be positive, got {idle_timeout}")
     if max_connections < 1:
         raise BadInput(f"--max-connections must be at least 1, got {max_connections}")
     addresses = [_address(text, "--listen") for text in listen]
@@ -191,6 +197,7 @@ def serve(
                 max_queue_bytes=max_queue_bytes,
                 slow_client="disconnect" if slow_client == "disconnect" else "drop-oldest",
                 max_connections=max_connections,
+                idle_timeout=idle_timeout,
                 relay_name=relay_name,
             ),
             [Listener(host, port, inbound, ssl=tls) for host, port in addresses],

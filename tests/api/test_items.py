@@ -373,6 +373,30 @@ def test_documents_stream_in_under_their_own_limit(client: TestClient, usa: Node
         usa,
         {"kind": "document", "label": "UNCLASSIFIED", "topics": ["exercise"], "body": body},
     )
+    downloaded = client.get(f"/api/v1/documents/{digest}", headers=usa.auth("kenji"))
+    assert downloaded.status_code == 200
+    assert downloaded.content == data
+    assert downloaded.headers["content-disposition"] == 'attachment; filename="brief.bin"'
+    secret = b"eyes only" * 10
+    secret_digest = client.post(
+        "/api/v1/documents", content=secret, headers=usa.auth("admin")
+    ).json()["sha256"]
+    post(
+        client,
+        usa,
+        {
+            "kind": "document",
+            "label": "SECRET//NOFORN",
+            "topics": ["exercise"],
+            "body": {**body, "sha256": secret_digest, "size": len(secret)},
+        },
+    )
+    assert (
+        client.get(f"/api/v1/documents/{secret_digest}", headers=usa.auth("admin")).content
+        == secret
+    )
+    for absent in (secret_digest, "0" * 64, "nothex"):
+        assert_problem(client.get(f"/api/v1/documents/{absent}", headers=usa.auth("kenji")), 404)
     missing = {**body, "sha256": "0" * 64}
     assert_problem(
         client.post(

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,6 +44,7 @@ from trilat.api.schemas import (
     ProblemOut,
 )
 from trilat.api.sse import Published, Subscriber, format_event
+from trilat.api.web import mount_web
 from trilat.config import Settings, load_settings
 from trilat.core.clock import Clock, format_time, parse_time
 from trilat.core.errors import StoreError
@@ -315,6 +316,30 @@ def create_app(node: Node) -> FastAPI:
         return DocumentOut(sha256=digest.hexdigest(), size=size)
 
     @app.get(
+        f"{API}/documents/{{sha256}}",
+        response_class=Response,
+        responses={
+            200: {"content": {"application/octet-stream": {}}, "description": "the bytes"},
+            **_ERRORS,
+        },
+        tags=["items"],
+    )
+    def get_document(
+        sha256: Annotated[str, PathParam(max_length=64)], user: CurrentUser
+    ) -> Response:
+        """Download document bytes cited by a `document` item you may see (404 otherwise)."""
+        data, name = node.document(sha256, user)
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100] or "document"
+        return Response(
+            data,
+            media_type="application/octet-stream",
+            headers={
+                "content-disposition": f'attachment; filename="{safe}"',
+                "x-content-type-options": "nosniff",
+            },
+        )
+
+    @app.get(
         f"{API}/events",
         responses={
             200: {"content": {"text/event-stream": {}}, "description": "item events"},
@@ -366,6 +391,7 @@ def create_app(node: Node) -> FastAPI:
         """Inclusion proof of a leaf in the tree of `size` leaves (default: current)."""
         return node.inclusion(leaf, size)
 
+    mount_web(app)
     return app
 
 

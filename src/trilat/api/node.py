@@ -28,22 +28,21 @@ from trilat.api.sse import Broadcaster, Published
 from trilat.core import audit
 from trilat.core._crypto import public_key_of
 from trilat.core.audit import Checkpoint, VerifierKey
-from trilat.core.canonical import canonical_json
-from trilat.core.clock import Clock, SystemClock, format_time
-from trilat.core.errors import AuditError, DecodeError, PolicyError, StoreError
+from trilat.core.clock import Clock, SystemClock
+from trilat.core.errors import AuditError, PolicyError, StoreError
 from trilat.core.items import (
     Envelope,
     Item,
     Originator,
-    envelope_document,
     envelope_from_document,
     seal,
 )
 from trilat.core.labels import Classification, Label, format_banner, parse_label
 from trilat.core.policy import REQUIRES_AUDIT_VIEW, Consent, Decision, Policy
-from trilat.kinds import body_extent, parse_body
+from trilat.kinds import parse_body
 from trilat.store import AuditEntry, ItemFilter, ItemRow, Store, StoredCheckpoint, StoredItem, User
 from trilat.store.auditlog import audit_entry
+from trilat.store.records import document_text, item_row
 
 _log = logging.getLogger(__name__)
 
@@ -79,30 +78,6 @@ class NewItem:
     recipients: tuple[str, ...] = ()
     refs: tuple[str, ...] = ()
     supersedes: str | None = None
-
-
-def document_text(envelope: Envelope) -> str:
-    """The stored form of an envelope: RFC 8785 canonical JSON of its document."""
-    return canonical_json(envelope_document(envelope)).decode("utf-8")
-
-
-def item_row(envelope: Envelope, document: str) -> ItemRow:
-    try:
-        extent = body_extent(envelope.kind, envelope.body)
-    except DecodeError:
-        extent = None  # foreign kinds we cannot index geographically are still stored
-    return ItemRow(
-        id=envelope.id,
-        kind=envelope.kind,
-        created=format_time(envelope.created),
-        classification=int(envelope.label.classification),
-        originator_nation=envelope.originator.nation,
-        topics=tuple(envelope.topics),
-        document=document,
-        digest=hashlib.sha256(document.encode("utf-8")).hexdigest(),
-        extent=extent,
-        supersedes=envelope.supersedes,
-    )
 
 
 def consent_from(envelope: Envelope) -> Consent | None:
@@ -461,6 +436,17 @@ class Node:
                         Published(seq, pending.envelope, pending.document)
                     )
             start += len(group)
+
+    def document(self, sha256: str, user: User) -> tuple[bytes, str]:
+        """The bytes of a document blob and its file name, if *user* may see an item citing
+        it; 404 otherwise (whether or not the blob exists)."""
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise not_found("document")
+        shown = self.visible(self.store.items_citing(sha256), user)
+        data = self.store.get_blob(sha256) if shown else None
+        if data is None:
+            raise not_found("document")
+        return data, str(shown[0].envelope.body.get("name", sha256))
 
     def put_document(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()

@@ -204,6 +204,8 @@ class SqlStore:
         seq = int(self._x(cursor, "SELECT seq FROM items WHERE id = ?", (row.id,)).fetchone()[0])
         for topic in sorted(set(row.topics)):
             self._x(cursor, "INSERT INTO item_topics (topic, seq) VALUES (?, ?)", (topic, seq))
+        for digest in sorted(set(row.blobs)):
+            self._x(cursor, "INSERT INTO item_blobs (sha256, seq) VALUES (?, ?)", (digest, seq))
         return seq
 
     def append_item(self, row: ItemRow, audit: AuditEntry) -> int:
@@ -287,6 +289,14 @@ class SqlStore:
                 "ON CONFLICT (sha256) DO NOTHING",
                 (sha256, len(data), data),
             )
+
+    def items_citing(self, sha256: str) -> list[StoredItem]:
+        rows = self._query(
+            f"SELECT {_ITEM_COLUMNS} FROM items WHERE recalled_by IS NULL AND seq IN "  # noqa: S608
+            "(SELECT seq FROM item_blobs WHERE sha256 = ?) ORDER BY seq",
+            (sha256,),
+        )
+        return [_stored(row) for row in rows]
 
     def get_blob(self, sha256: str) -> bytes | None:
         rows = self._query("SELECT data FROM blobs WHERE sha256 = ?", (sha256,))

@@ -28,6 +28,7 @@ class ItemRow:
     digest: str
     extent: tuple[float, float, float, float] | None = None
     supersedes: str | None = None
+    blobs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,10 @@ class Store(Protocol):
         ...
 
     def put_blob(self, sha256: str, data: bytes) -> None: ...
+
+    def items_citing(self, sha256: str) -> list[StoredItem]:
+        """The held (not recalled) items that cite blob *sha256*."""
+        ...
 
     def get_blob(self, sha256: str) -> bytes | None: ...
 

@@ -139,16 +139,28 @@ CREATE TABLE fed_alerts (
 """Federation (v2): pinned peers, per-peer outbox cursors and consent-pending items, the
 permanent received-id table with relay paths, request nonces, peers' checkpoints."""
 
+_ITEM_BLOBS_V3: Final = """
+CREATE TABLE item_blobs (
+    sha256 TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (sha256, seq)
+)
+"""
+"""Document citations (v3): which items cite which blob, so a download is checked
+against the items its caller may see."""
+
 SQLITE_MIGRATIONS: Final[tuple[str, ...]] = (
     _ITEMS.format(seq="INTEGER PRIMARY KEY AUTOINCREMENT")
     + _COMMON_V1.format(blob="BLOB", empty_blob="X''"),
     _FEDERATION_V2.format(blob="BLOB", seq="INTEGER PRIMARY KEY AUTOINCREMENT"),
+    _ITEM_BLOBS_V3,
 )
 
 POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
     _ITEMS.format(seq="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
     + _COMMON_V1.format(blob="BYTEA", empty_blob="''::bytea"),
     _FEDERATION_V2.format(blob="BYTEA", seq="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+    _ITEM_BLOBS_V3,
 )
 
 MIGRATIONS_TABLE: Final = """

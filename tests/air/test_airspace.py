@@ -442,3 +442,10 @@ def test_entries_and_exits_alternate_and_agree_with_the_end_states(
     else:
         assert inside[0] == inside[-1]
     assert [e.time for e in events] == sorted(e.time for e in events)
+
+
+def test_no_joint_patrol_is_inferred_across_a_reporting_gap() -> None:
+    partner = _line("R1", "RUS", 37.1, 0, 30)
+    silent = [f for f in _line("C1", "CHN", 37.0, 0, 30) if not 3 <= f.time.minute <= 27]
+    assert joint_patrols(partner + silent) == []  # 24 min silence > 15 min: no positions
+    assert joint_patrols(partner + silent, JointPatrolParams(max_gap_s=1_800.0))

@@ -5,13 +5,16 @@ from __future__ import annotations
 from importlib import resources
 
 import pytest
+from pyproj import Geod
 from shapely.geometry import Point
 
 from trilat.analytics.geodata import (
+    TERRITORIAL_SEA_M,
     UnknownViewError,
     adiz_zones,
     check_view,
     features,
+    geodesic_buffer,
     territory_for_view,
     zones_for_view,
 )
@@ -108,3 +111,14 @@ def test_shipped_notice_keeps_the_openstreetmap_attribution() -> None:
     notice = resources.files("trilat").joinpath("data", "geo", "NOTICE.md").read_text("utf-8")
     assert "OpenStreetMap contributors" in notice
     assert "ODbL" in notice
+
+
+def test_geodesic_buffer_is_12_nautical_miles_all_round() -> None:
+    dokdo = features()["dokdo"]
+    circle = geodesic_buffer(Point(dokdo.lon, dokdo.lat), TERRITORIAL_SEA_M)
+    lons, lats = circle.exterior.coords.xy
+    _, _, distances = Geod(ellps="WGS84").inv(
+        [dokdo.lon] * len(lons), [dokdo.lat] * len(lats), list(lons), list(lats)
+    )
+    assert min(distances) == pytest.approx(22_224.0, rel=2e-3)
+    assert max(distances) == pytest.approx(22_224.0, rel=1e-6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import ssl
 import xml.etree.ElementTree as ET
@@ -646,5 +647,27 @@ def test_a_silent_client_is_closed_while_one_sending_keep_alives_stays() -> None
         silent.close()
         await talker.close()
         await relay.server.close()
+
+    run(scenario())
+
+
+def test_client_mode_signs_in_to_a_server_that_wants_an_auth_message() -> None:
+    secret = secrets.token_urlsafe(16) + '&<"'  # characters that need escaping in XML
+
+    async def scenario() -> None:
+        partner = await start_relay({"tak": ("UNCLASSIFIED", None)}, tokens={secret: FOREIGN})
+        local = await start_relay({"ops": ("UNCLASSIFIED", CLEARED)})
+        await local.server.connect(
+            "127.0.0.1",
+            partner.ports["tak"],
+            label=parse_label("UNCLASSIFIED", owner="JPN"),
+            viewer=FOREIGN,
+            username="usa-relay",
+            token=secret,
+        )
+        await clients_connected(partner.server, 1)
+        assert [s.viewer for s in partner.server.clients] == [FOREIGN]
+        await local.server.close()
+        await partner.server.close()
 
     run(scenario())

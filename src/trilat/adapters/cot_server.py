@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Generic, Literal, TypeVar
+from xml.sax.saxutils import quoteattr
 
 from defusedxml.ElementTree import fromstring as _defused_fromstring
 
@@ -204,8 +205,10 @@ class _Connection(asyncio.Protocol, Generic[V]):
         outbound: bool = False,
         tls: bool = False,
         on_lost: Callable[[], None] | None = None,
+        greeting: bytes = b"",
     ) -> None:
         self.server = server
+        self.greeting = greeting
         self.listener = listener
         self.outbound = outbound
         self.tls = tls
@@ -252,6 +255,8 @@ class _Connection(asyncio.Protocol, Generic[V]):
             if sock is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.server.socket_send_buffer)
         if self.viewer is not None:  # an outbound link: the partner is configured
+            if self.greeting:
+                transport.write(self.greeting)
             self.server._admit(self)
         elif self.auth == "message":
             loop = asyncio.get_running_loop()
@@ -442,8 +447,10 @@ class OutboundLink:
         server_hostname: str | None,
         reconnect: bool,
         max_backoff: float,
+        greeting: bytes = b"",
     ) -> None:
         self.host, self.port, self.name = host, port, name
+        self._greeting = greeting
         self._server = server
         self._label = label
         self._viewer = viewer
@@ -470,6 +477,7 @@ class OutboundLink:
                 outbound=True,
                 tls=self._ssl is not None,
                 on_lost=self._lost.set,
+                greeting=self._greeting,
             ),
             self.host,
             self.port,
@@ -611,13 +619,23 @@ class CotServer(Generic[V]):
         server_hostname: str | None = None,
         reconnect: bool = True,
         max_backoff: float = 30.0,
+        username: str | None = None,
+        token: str | None = None,
     ) -> OutboundLink:
         """Client mode: open a link to another TAK server and relay both ways through it.
 
         *viewer* stands for everyone behind that server (what may be written to it is decided
         as for any connection); *label* is the label of what it sends. The first connection
-        attempt raises on failure; later drops are retried with exponential backoff.
+        attempt raises on failure; later drops are retried with exponential backoff. With
+        *token*, every connection opens with a TAK ``<auth>`` message carrying *username* and
+        the token as its password.
         """
+        greeting = b""
+        if token is not None:
+            greeting = (
+                f"<auth><cot username={quoteattr(username or name)} "
+                f"password={quoteattr(token)} uid={quoteattr(self.relay_name)}/></auth>"
+            ).encode()
         link = OutboundLink(
             self,
             host,
@@ -629,6 +647,7 @@ class CotServer(Generic[V]):
             server_hostname=server_hostname,
             reconnect=reconnect,
             max_backoff=max_backoff,
+            greeting=greeting,
         )
         await link.run_first()
         self._links.append(link)

@@ -755,6 +755,10 @@ def test_entry_refuses_unknown_events_naive_times_and_shadowing_detail() -> None
         AuditEntry("view", AT, actor="usa-1", detail={"event": "accept"})
     with pytest.raises(AuditError, match="actor"):
         AuditEntry("view", AT, actor="")
+    with pytest.raises(AuditError, match="2\\*\\*53"):
+        AuditEntry("view", AT, actor="usa-1", detail={"count": 2**60})
+    with pytest.raises(AuditError, match="strings only"):
+        AuditEntry("view", AT, actor="usa-1", detail={"route": ("USA", 1)})  # type: ignore[dict-item]
 
 
 def test_entry_leaves_form_a_verifiable_log() -> None:

@@ -138,6 +138,15 @@ def test_changing_any_member_after_sealing_breaks_the_signature() -> None:
             verify(Envelope(**fields), public)
 
 
+def test_an_envelope_whose_label_claims_another_owner_fails() -> None:
+    envelope = _sealed()
+    fields = {name: getattr(envelope, name) for name in Envelope.__slots__}
+    fields["label"] = parse_label("SECRET//REL TO USA, JPN, KOR", owner="JPN")
+    assert signing_bytes(Envelope(**fields)) == signing_bytes(envelope)
+    with pytest.raises(SignatureError):
+        verify(Envelope(**fields), _crypto.public_key_of(USA_KEY))
+
+
 def test_flipping_any_bit_of_the_signature_fails() -> None:
     envelope = _sealed()
     public = _crypto.public_key_of(USA_KEY)

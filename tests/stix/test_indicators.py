@@ -147,6 +147,17 @@ def test_import_refuses_unmarked_or_malformed_objects() -> None:
         item_from_stix({**_indicator(), "id": "indicator--1"}, [])
 
 
+def test_import_refuses_an_object_that_is_not_valid_stix() -> None:
+    label = parse_label("UNCLASSIFIED", owner="USA")
+    broken = {**_indicator(), "pattern": "[ipv4-addr:value = "}
+    broken["object_marking_refs"] = marking_refs(label)
+    with pytest.raises(DecodeError, match="not valid STIX"):
+        item_from_stix(broken, label_markings(label))
+    missing = {k: v for k, v in broken.items() if k != "pattern"}
+    with pytest.raises(DecodeError, match="not valid STIX"):
+        item_from_stix(missing, label_markings(label))
+
+
 def test_imported_label_owned_by_another_nation_cannot_be_sealed_here() -> None:
     jpn = parse_label("SECRET//REL TO USA, JPN", owner="JPN")
     obj = {**_indicator(), "object_marking_refs": marking_refs(jpn)}

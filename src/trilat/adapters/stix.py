@@ -34,6 +34,7 @@ from functools import cache, lru_cache
 from typing import Any, Final
 
 import stix2
+import stix2.exceptions
 
 from trilat.core.errors import DecodeError, LabelError
 from trilat.core.items import Envelope, Item
@@ -517,7 +518,8 @@ def item_from_stix(
 ) -> Item:
     """An ``indicator`` item for a STIX 2.1 object, labelled from its markings (fail closed).
 
-    The body is the object without its markings: the item's label replaces them, as the
+    The object must parse as STIX 2.1 (``stix2``; custom ``x_`` properties are kept). The
+    body is the object without its markings: the item's label replaces them, as the
     roll-up of object-level and granular markings. The label's owner, if the markings
     name one, must be the sealing node's nation (``seal`` checks it).
     """
@@ -528,6 +530,10 @@ def item_from_stix(
         raise DecodeError(f"STIX object id is not a STIX identifier: {str(identifier)[:80]!r}")
     if not identifier.startswith(f"{obj.get('type')}--"):
         raise DecodeError(f"STIX object id {identifier[:80]!r} does not match its type")
+    try:  # the object itself must be valid STIX 2.1 (custom x_ properties allowed)
+        stix2.parse(_thaw(obj), allow_custom=True)
+    except (stix2.exceptions.STIXError, ValueError, TypeError) as exc:
+        raise DecodeError(f"STIX object {identifier[:80]} is not valid STIX 2.1: {exc}") from exc
     label = label_of(obj, definitions)
     body = {
         key: _thaw(value)

@@ -809,6 +809,8 @@ class AuditEntry:
                 value = tuple(value)
             elif value is not None and not isinstance(value, str | int | bool):
                 raise AuditError(f"audit detail {key!r}: unsupported {type(value).__name__}")
+            elif isinstance(value, int) and not -(2**53) <= value <= 2**53:
+                raise AuditError(f"audit detail {key!r}: integer beyond ±2**53")
             detail[key] = value
         object.__setattr__(self, "at", _millisecond(self.at))
         object.__setattr__(self, "detail", MappingProxyType(detail))

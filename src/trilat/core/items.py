@@ -372,7 +372,13 @@ def seal(
 
 
 def verify(envelope: Envelope, public_key: bytes) -> None:
-    """Check the originator's signature; raises SignatureError (opaque) on any failure."""
+    """Check the originator's signature; raises SignatureError (opaque) on any failure.
+
+    The label's owner is not in the signed bytes (it is the originator's nation), so an
+    envelope whose label claims another owner fails here too.
+    """
+    if envelope.label.owner != envelope.originator.nation:
+        raise SignatureError()
     try:
         message = signing_bytes(envelope)
     except (TypeError, ValueError, UnicodeError) as exc:

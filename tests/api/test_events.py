@@ -184,3 +184,37 @@ def test_a_subscriber_whose_queue_overflows_catches_up_from_the_store(
         served.server.should_exit = True
         served.thread.join(timeout=15)
         usa.node.store.close()
+
+
+def test_items_written_by_another_process_reach_live_subscribers(
+    http: httpx.Client, usa: NodeUnderTest
+) -> None:
+    from trilat.agreement_files import load_policy
+    from trilat.api.node import NewItem, Node
+    from trilat.core._crypto import generate_private_key
+    from trilat.store import open_store
+
+    elsewhere = Node(
+        nation="USA",
+        node_id="usa-1",
+        store=open_store(usa.node.store.url),
+        policy=load_policy(),
+        private_key=generate_private_key(),
+    )
+    context, reader = open_stream(http, usa, "kenji")
+    try:
+        admin = next(user for user in elsewhere.store.users() if user.name == "admin")
+        elsewhere.originate(
+            NewItem(
+                kind="report",
+                label="UNCLASSIFIED",
+                topics=("exercise",),
+                body={"text": "from the cli"},
+            ),
+            admin,
+        )
+        events = reader.wait_for("from the cli")
+    finally:
+        context.close()
+        elsewhere.store.close()
+    assert texts(events) == ["from the cli"]

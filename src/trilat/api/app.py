@@ -172,7 +172,11 @@ def create_app(node: Node) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         node.broadcaster.bind(asyncio.get_running_loop())
+        watcher = asyncio.create_task(_watch_external_writes(node))
         yield
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         node.broadcaster.close()
         try:  # leave a signed tree head behind on a clean stop
             await run_in_threadpool(node.checkpoint)
@@ -393,6 +397,20 @@ def create_app(node: Node) -> FastAPI:
 
     mount_web(app)
     return app
+
+
+async def _watch_external_writes(node: Node, every: float = 1.0) -> None:
+    """Send live subscribers to the store when rows appear that this process did not
+    announce (written by another process on the same database)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            head = await run_in_threadpool(node.store.head)
+        except StoreError:
+            continue
+        if head > node.published_head:
+            node.published_head = head
+            node.broadcaster.catch_up()
 
 
 async def _event_stream(

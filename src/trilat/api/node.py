@@ -146,6 +146,8 @@ class Node:
         self._write_lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queue: list[_Pending] = []
+        # the highest cursor announced to live subscribers; rows above it came from elsewhere
+        self.published_head = store.head()
         self._cache: OrderedDict[str, Envelope] = OrderedDict()
         self._cache_lock = threading.Lock()
         key = store.get_meta(CURSOR_KEY_META)
@@ -432,9 +434,7 @@ class Node:
                         consent = consent_from(pending.envelope)
                         if consent is not None:
                             self._consents.append(consent)
-                    self.broadcaster.publish_threadsafe(
-                        Published(seq, pending.envelope, pending.document)
-                    )
+                    self.announce(seq, pending.envelope, pending.document)
             start += len(group)
 
     def document(self, sha256: str, user: User) -> tuple[bytes, str]:
@@ -447,6 +447,12 @@ class Node:
         if data is None:
             raise not_found("document")
         return data, str(shown[0].envelope.body.get("name", sha256))
+
+    def announce(self, seq: int, envelope: Envelope, document: str) -> None:
+        """Publish a committed item to live subscribers (also the hook for arrivals that
+        federation commits in this process). Call in commit order."""
+        self.published_head = max(self.published_head, seq)
+        self.broadcaster.publish_threadsafe(Published(seq, envelope, document))
 
     def put_document(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()

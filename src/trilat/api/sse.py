@@ -68,6 +68,12 @@ class Broadcaster:
                 subscriber.lagged = True
                 subscriber.wake.set()
 
+    def catch_up(self) -> None:
+        """Send every subscriber back to the store (rows were written elsewhere)."""
+        for subscriber in self._subscribers:
+            subscriber.lagged = True
+            subscriber.wake.set()
+
     def publish_threadsafe(self, event: Published) -> None:
         """Schedule ``publish`` on the subscribers' loop; callbacks run in call order."""
         loop = self._loop

@@ -22,7 +22,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CEILINGS: Final = frozenset({"UNCLASSIFIED", "CONFIDENTIAL", "SECRET", "TOP SECRET"})
 
 
-class _Body(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class _Body(msgspec.Struct, forbid_unknown_fields=True):
     def check(self) -> None:
         """Cross-field checks beyond types (times, ranges, ids)."""
 

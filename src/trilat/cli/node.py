@@ -265,19 +265,20 @@ def user_ls(node_dir: NodeDir, as_json: JsonOption = False) -> None:
     from trilat.core.labels import Classification
 
     for user in users:
-        row = {
-            "name": user.name,
-            "nationality": user.nationality,
-            "clearance": Classification(user.clearance).name.replace("_", " "),
-            "roles": list(user.roles),
-        }
-        print(
-            json.dumps(row)
-            if as_json
-            else "\t".join(
-                [row["name"], row["nationality"], row["clearance"], ",".join(row["roles"])]
+        clearance = Classification(user.clearance).name.replace("_", " ")
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        "name": user.name,
+                        "nationality": user.nationality,
+                        "clearance": clearance,
+                        "roles": list(user.roles),
+                    }
+                )
             )
-        )
+        else:
+            print("\t".join([user.name, user.nationality, clearance, ",".join(user.roles)]))
 
 
 @store_app.command("ls")

@@ -87,6 +87,7 @@ _MAX_AUTH_BYTES = 16 * 1024
 _STORE_SWEEP_SECONDS = 1.0
 _LABEL_CACHE_SIZE = 256
 _MAX_REACHABLE = 4096
+_LOG_EVERY = 5.0  # seconds between two refusal warnings for one connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +239,7 @@ class _Connection(asyncio.Protocol, Generic[V]):
         self._auth_buffer = b""
         self._auth_timer: asyncio.TimerHandle | None = None
         self._seen_rejected = 0
+        self._logged_at = -_LOG_EVERY
         self._on_lost = on_lost
 
     # -- asyncio.Protocol ------------------------------------------------------------------
@@ -862,8 +864,10 @@ class CotServer(Generic[V]):
     def _note_refusals(self, connection: _Connection[V]) -> None:
         decoder = connection.decoder
         total = decoder.rejected.total()
-        if total != connection._seen_rejected:
+        now = time.monotonic()
+        if total != connection._seen_rejected and now - connection._logged_at >= _LOG_EVERY:
             connection._seen_rejected = total
+            connection._logged_at = now  # a flood of garbage is logged every few seconds
             _log.warning(
                 "cot.refused listener=%s peer=%s total=%d last=%s",
                 connection.listener,

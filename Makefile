@@ -3,7 +3,7 @@ PY ?= python3
 B := .venv/bin
 V := .venv/.installed
 
-.PHONY: demo test soak lint check bench lock clean
+.PHONY: demo test soak lint check bench lock clean web
 
 $(V): pyproject.toml requirements.lock
 	$(PY) -m venv .venv
@@ -12,10 +12,21 @@ $(V): pyproject.toml requirements.lock
 	$(B)/uv pip install -q --python $(B)/python --no-deps -e .
 	touch $@
 
-demo: $(V)
+# The COP page's map library (Leaflet, pinned in package-lock.json), installed when npm is here.
+WEB := src/trilat/web
+WEB_LIB := $(WEB)/node_modules/.package-lock.json
+
+$(WEB_LIB): $(WEB)/package.json $(WEB)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the web page's map library is not installed (install npm, then make web)"; fi
+
+web: $(WEB_LIB)
+
+demo: $(V) $(WEB_LIB)
 	$(B)/trilat demo
 
-test: $(V)
+test: $(V) $(WEB_LIB)
 	$(B)/pytest -n 2 --dist loadgroup $(if $(T),-x -k $(T))
 
 soak: $(V)

@@ -45,6 +45,7 @@ from trilat.api.schemas import (
 )
 from trilat.api.sse import Published, Subscriber, format_event
 from trilat.api.web import mount_web
+from trilat.api.web import mount_web
 from trilat.config import Settings, load_settings
 from trilat.core.clock import Clock, format_time, parse_time
 from trilat.core.errors import StoreError
@@ -395,6 +396,7 @@ def create_app(node: Node) -> FastAPI:
         """Inclusion proof of a leaf in the tree of `size` leaves (default: current)."""
         return node.inclusion(leaf, size)
 
+    mount_web(app)
     mount_web(app)
     return app
 

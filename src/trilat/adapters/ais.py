@@ -42,7 +42,7 @@ from trilat.adapters._ais_layouts import (
 from trilat.core.errors import DecodeError
 
 if TYPE_CHECKING:
-    from trilat.adapters._ais_batch import Batch
+    from trilat.adapters._ais_batch import Batch, Table
 
 __all__ = [
     "POSITION_TYPES",
@@ -52,6 +52,7 @@ __all__ = [
     "DecodeStats",
     "Decoder",
     "Message",
+    "Table",
     "decode_batch",
     "decode_message",
     "decode_sentence",
@@ -287,16 +288,37 @@ class _Pending:
         self.count, self.line, self.parts, self.received_at = count, line, [part], received_at
 
 
-_TALKERS: dict[bytes, bytes] = {}
+_Header = tuple[bytes, int, int, bytes, str, int]  # talker, total, number, id, channel, XOR
+_HEADERS: dict[bytes, _Header | None] = {}
+_UNSEEN: Final[Any] = object()
+_MAX_HEADERS: Final = 4096
 
 
-def _talker(head: bytes) -> bytes | None:
-    """b'!AIVDM' -> b'AIVDM' for a well-formed VDM/VDO head (memoised; bounded)."""
-    talker = _TALKERS.get(head)
-    if talker is None and len(head) == 6 and head[0] == 33 and head[3:] in (b"VDM", b"VDO"):
-        if head[1:3].isalnum() and len(_TALKERS) < 256:
-            talker = _TALKERS[head] = head[1:]
-    return talker
+def _header(prefix: bytes) -> _Header | None:
+    """The fields before the payload (``!AIVDM,2,1,7,A``) if valid, memoised in a bounded table.
+
+    Only what ``parse_sentence`` accepts is valid here, so the fast path never accepts a line
+    that the full parser would refuse. The XOR is that of the prefix without its '!'.
+    """
+    header: _Header | None = None
+    fields = prefix.split(b",")
+    if len(fields) == 5:
+        head, count, number, sequence, channel = fields
+        total, index, chan = _DIGIT.get(count, 0), _DIGIT.get(number, 0), _CHANNELS.get(channel)
+        if (
+            len(head) == 6
+            and head[0] == 33
+            and head[3:] in (b"VDM", b"VDO")
+            and head[1:3].isalnum()
+            and 1 <= index <= total
+            and (sequence == b"" or sequence in _DIGIT)
+            and chan is not None
+        ):
+            header = (head[1:], total, index, sequence, chan, _xor(prefix[1:]))
+    if len(_HEADERS) >= _MAX_HEADERS:
+        _HEADERS.clear()
+    _HEADERS[prefix] = header
+    return header
 
 
 class Decoder:
@@ -347,23 +369,24 @@ class Decoder:
         # else goes to parse_sentence, which also names the reason for a refusal.
         star = len(line) - 3
         if star > 0 and line[star] == 42:
-            parts = line.split(b",")
-            if len(parts) == 7:
-                head, count, number, sequence, channel, payload, tail = parts
-                talker = _TALKERS.get(head) or _talker(head)
-                chan = _CHANNELS.get(channel)
+            parts = line.rsplit(b",", 2)
+            if len(parts) == 3:
+                prefix, payload, tail = parts
+                header = _HEADERS.get(prefix, _UNSEEN)
+                if header is _UNSEEN:
+                    header = _header(prefix)
                 if (
-                    talker is not None
-                    and chan is not None
+                    header is not None
                     and len(tail) == 4
                     and 48 <= tail[0] <= 53
                     and payload
                     and len(payload) <= _MAX_PAYLOAD
-                    and (sequence == b"" or sequence in _DIGIT)
-                    and _HEX.get(line[star + 1 :]) == _xor(line[1:star])
+                    # the XOR of the whole sentence, the header's part computed once
+                    and _HEX.get(line[star + 1 :]) == header[5] ^ _xor(payload) ^ tail[0]
                 ):
                     fill = tail[0] - 48
-                    if count == b"1" and number == b"1":
+                    talker, total, index, sequence, chan, _ = header
+                    if total == 1:
                         bits = payload_bits(payload, fill)
                         if bits is not None:
                             decoded = decode_value(*bits)
@@ -372,14 +395,12 @@ class Decoder:
                                 return _new_message(Message, (decoded, received_at))
                             stats.rejected[decoded] += 1
                             return None
-                    else:
-                        total, index = _DIGIT.get(count, 0), _DIGIT.get(number, 0)
-                        if 1 <= index <= total and not payload.translate(None, ARMOUR_CHARACTERS):
-                            whole = self._fragment(
-                                Sentence(talker, total, index, sequence, chan, payload, fill, None),
-                                received_at,
-                            )
-                            return None if whole is None else self._complete(*whole)
+                    elif not payload.translate(None, ARMOUR_CHARACTERS):
+                        whole = self._fragment(
+                            Sentence(talker, total, index, sequence, chan, payload, fill, None),
+                            received_at,
+                        )
+                        return None if whole is None else self._complete(*whole)
         if not line.strip():  # a blank line is no sentence at all
             stats.sentences -= 1
             return None
@@ -564,8 +585,8 @@ def decode_batch(lines: Sequence[bytes], received_at: float | None = None) -> Ba
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Batch":
-        from trilat.adapters._ais_batch import Batch
+    if name in ("Batch", "Table"):  # numpy is imported on first use
+        from trilat.adapters import _ais_batch
 
-        return Batch
-    raise AttributeError(name)
+        return getattr(_ais_batch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -34,6 +34,7 @@ __all__ = [
     "Sink",
     "TcpFeedClient",
     "UdpFeedListener",
+    "flag_state",
     "iter_lines",
     "position_to_track",
     "read_file",

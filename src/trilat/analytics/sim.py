@@ -1,13 +1,14 @@
 """Synthetic AIS traffic with planted encounters, loiterers and dark periods at known times.
 
 Deterministic by seed. Vessels sail great-circle legs between real North-East Asian ports at
-10–20 kn and dwell in port (berths spread over ~1.5 km, so ships lie side by side there);
-each vessel reports at its own mean interval with ±50 % jitter and has occasional reception
-outages of 1–4 h. Planted behaviour happens at open-Pacific sites (east of 144° E, more than
-60 nm from any coast):
+10–20 kn and dwell in port (berths and anchorages within 4 km of the port, so ships lie side
+by side there); each vessel reports at its own mean interval with ±50 % jitter and has
+occasional reception outages of 1–4 h. Planted behaviour happens near open-Pacific sites
+(east of 144° E, more than 60 nm from any coast, each event within 0.4° of its site):
 
 * **encounters** — two vessels sail to a site, drift together 60–300 m apart at under 1 kn
-  for 2.5–3.5 h (short of the 4 h loitering rule), then leave;
+  for 2.75–3.5 h (short of the 4 h loitering rule), then leave; they report at least every
+  8 min on average, so the event stays detectable after resampling;
 * **loiterers** — a vessel drifts at a site at under 1.2 kn for 5–12 h;
 * **dark periods** — a vessel on a leg between two sites stops reporting for 13–16 h
   (``possible_disabling`` expected), or in port for 13–20 h (not disabling).
@@ -47,8 +48,24 @@ PORTS: Final[dict[str, tuple[float, float]]] = {
     "Niigata": (37.945, 139.060),
     "Sendai": (38.270, 141.030),
     "Tomakomai": (42.630, 141.630),
+    "Ulsan": (35.500, 129.390),
+    "Gwangyang": (34.900, 127.700),
+    "Pyeongtaek": (36.970, 126.830),
+    "Mokpo": (34.780, 126.380),
+    "Yokkaichi": (34.960, 136.640),
+    "Chiba": (35.570, 140.070),
+    "Hiroshima": (34.350, 132.460),
+    "Kitakyushu": (33.930, 130.930),
+    "Nagasaki": (32.740, 129.870),
+    "Kagoshima": (31.580, 130.570),
+    "Naha": (26.220, 127.670),
+    "Hakodate": (41.780, 140.710),
+    "Lianyungang": (34.740, 119.450),
+    "Rizhao": (35.380, 119.560),
+    "Yantai": (37.560, 121.400),
+    "Nakhodka": (42.800, 132.890),
 }
-"""Port positions (degrees): each within a few km of the coastline."""
+"""Port positions (degrees): each within 5 km of the coastline; berths lie within 4 km."""
 
 SITES: Final[tuple[tuple[float, float], ...]] = (
     (30.0, 146.0),
@@ -63,6 +80,11 @@ SITES: Final[tuple[tuple[float, float], ...]] = (
     (33.5, 145.5),
 )
 """Open-Pacific planting sites, more than 60 nm from any coast."""
+
+PLANTED_INTERVAL_S: Final = 480.0
+"""Longest mean reporting interval of a vessel in a planted encounter or loitering: the
+10-minute resampling blurs each end of an event by up to one interval, and a planted event must
+stay detectable by the rules it is planted for (an encounter lasts 2.75–3.5 h against 2 h)."""
 
 
 @dataclass
@@ -188,20 +210,21 @@ def generate(
     while k < vessels:
         role = roles[k]
         interval = float(np.clip(rng.lognormal(np.log(mean_interval_s), 0.5), 30.0, 3600.0))
+        if role in ("enc", "loiter"):
+            interval = min(interval, PLANTED_INTERVAL_S)
         if role == "enc":
-            site = site_cycle.pop()
+            site = _site(rng, site_cycle.pop())
             t0 = start + rng.uniform(0.25, 0.6) * span
-            duration = rng.uniform(2.5, 3.5) * 3600
+            duration = rng.uniform(2.75, 3.5) * 3600
             dist_km = rng.uniform(0.06, 0.3)
             bearing = rng.uniform(0, 2 * np.pi)
             offset = (dist_km * np.cos(bearing), dist_km * np.sin(bearing))
             stop = _Stop(site[0], site[1], t0, t0 + duration, 0.8)
-            walk = None
+            shared: list = [None]
             for j, off in ((k, None), (k + 1, offset)):
                 b = _Builder(rng)
                 s = _Stop(stop.lat, stop.lon, stop.arrive, stop.depart, stop.drift_knots, off)
-                _itinerary(b, rng, names, s, start, end, walk_holder := [walk])
-                walk = walk_holder[0]
+                _itinerary(b, rng, names, s, start, end, shared)
                 _emit(b, rng, int(mmsis[j]), interval, start, end, (), out_m, out_t, out_la, out_lo)
             truth.encounters.append((int(mmsis[k]), int(mmsis[k + 1]), int(t0), int(t0 + duration)))
             k += 2
@@ -209,7 +232,7 @@ def generate(
         b = _Builder(rng)
         outages: list[tuple[float, float]] = []
         if role == "loiter":
-            site = site_cycle.pop()
+            site = _site(rng, site_cycle.pop())
             t0 = start + rng.uniform(0.2, 0.5) * span
             duration = rng.uniform(5.0, 12.0) * 3600
             _itinerary(
@@ -264,10 +287,21 @@ def _itinerary(
     end: int,
     walk: list,
 ) -> None:
-    """From a port, to the planted stop, then on to another port and onward."""
+    """From a port, to the planted stop, then on to another port and onward.
+
+    *walk* carries the drift shared by an encounter's two vessels, then the first vessel's
+    departure, so that the second leaves for another port at another speed (they part).
+    """
     origin = PORTS[names[int(rng.integers(len(names)))]]
-    dest = PORTS[names[int(rng.integers(len(names)))]]
+    dest_name = names[int(rng.integers(len(names)))]
     knots = rng.uniform(10, 16)
+    if len(walk) > 1:
+        while dest_name == walk[1]:
+            dest_name = names[int(rng.integers(len(names)))]
+        knots = walk[2] + 4.0 if walk[2] < 13.0 else walk[2] - 4.0
+    else:
+        walk.extend([dest_name, knots])
+    dest = PORTS[dest_name]
     t_dep = stop.arrive - _sail_seconds(*origin, stop.lat, stop.lon, knots)
     b.stop(_Stop(origin[0], origin[1], min(t_dep, start) - 3600, t_dep, 0.05))
     target = _offset(stop.lat, stop.lon, *(stop.partner_offset or (0.0, 0.0)))
@@ -304,11 +338,23 @@ def _dark_itinerary(
     b.stop(_Stop(dest[0], dest[1], t_arr, max(t_arr, end) + 3600, 0.05))
 
 
+def _berth(rng: np.random.Generator, port: tuple[float, float]) -> tuple[float, float]:
+    """A berth or anchorage position within 4 km of the port's point."""
+    radius = 4.0 * np.sqrt(rng.uniform())
+    bearing = rng.uniform(0, 2 * np.pi)
+    return _offset(port[0], port[1], radius * np.cos(bearing), radius * np.sin(bearing))
+
+
+def _site(rng: np.random.Generator, site: tuple[float, float]) -> tuple[float, float]:
+    """A planting position within 0.4° of a site, so planted events do not share a spot."""
+    return float(site[0] + rng.uniform(-0.4, 0.4)), float(site[1] + rng.uniform(-0.4, 0.4))
+
+
 def _normal_itinerary(
     b: _Builder, rng: np.random.Generator, names: list[str], start: int, end: int
 ) -> None:
     here = PORTS[names[int(rng.integers(len(names)))]]
-    berth = _offset(here[0], here[1], rng.uniform(-0.7, 0.7), rng.uniform(-0.7, 0.7))
+    berth = _berth(rng, here)
     t = start - rng.uniform(0, 2) * 86400
     while t < end + 3600:
         depart = t + rng.uniform(6, 48) * 3600
@@ -316,7 +362,7 @@ def _normal_itinerary(
         nxt = here
         while nxt == here:
             nxt = PORTS[names[int(rng.integers(len(names)))]]
-        new_berth = _offset(nxt[0], nxt[1], rng.uniform(-0.7, 0.7), rng.uniform(-0.7, 0.7))
+        new_berth = _berth(rng, nxt)
         arrive = depart + _sail_seconds(*berth, *new_berth, rng.uniform(10, 20))
         b.leg(berth[0], berth[1], depart, new_berth[0], new_berth[1], arrive)
         here, berth, t = nxt, new_berth, arrive

@@ -28,6 +28,7 @@ from trilat.agreement_files import load_policy
 from trilat.api import problems
 from trilat.api.auth import same_hash, token_hash
 from trilat.api.cursor import CursorError
+from trilat.api.federation import federation_running, install_federation
 from trilat.api.node import NewItem, Node, Visible
 from trilat.api.problems import BodyTooLarge, Problem, problem_body
 from trilat.api.schemas import (
@@ -49,6 +50,7 @@ from trilat.api.web import mount_web
 from trilat.config import Settings, load_settings
 from trilat.core.clock import Clock, format_time, parse_time
 from trilat.core.errors import StoreError
+from trilat.federation.clock import scenario_clock
 from trilat.store import ItemFilter, StoredItem, User, open_store
 
 _log = logging.getLogger(__name__)
@@ -174,7 +176,8 @@ def create_app(node: Node) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         node.broadcaster.bind(asyncio.get_running_loop())
         watcher = asyncio.create_task(_watch_external_writes(node))
-        yield
+        async with federation_running(app):
+            yield
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
@@ -194,6 +197,7 @@ def create_app(node: Node) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    install_federation(app, node)
     app.add_middleware(EdgeMiddleware, node=node)
     app.state.node = node
 
@@ -545,4 +549,4 @@ def build_node(settings: Settings, *, clock: Clock | None = None) -> Node:
 
 def app_for(node_dir: Path) -> FastAPI:
     """The application of the node initialised in *node_dir* (settings read once here)."""
-    return create_app(build_node(load_settings(node_dir)))
+    return create_app(build_node(load_settings(node_dir), clock=scenario_clock(node_dir)))

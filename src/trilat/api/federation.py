@@ -24,7 +24,6 @@ from starlette.concurrency import run_in_threadpool
 from trilat.api.auth import same_hash, token_hash
 from trilat.api.node import Node
 from trilat.api.problems import Problem
-from trilat.api.sse import Published
 from trilat.core.errors import DecodeError
 from trilat.core.items import Envelope
 from trilat.federation.auth import RequestRefused, SenderKey
@@ -48,7 +47,7 @@ def build_federation(node: Node) -> Federation:
             consent = consent_of(envelope)
             if consent is not None:
                 node._consents.append(consent)  # the node's view rules see it at once
-        node.broadcaster.publish_threadsafe(Published(seq, envelope, document))
+        node.announce(seq, envelope, document)
 
     return Federation(
         store=node.store,

@@ -32,6 +32,7 @@ _AREAS: tuple[tuple[str, str, str | None], ...] = (
     ("trilat.cli.export", "app", "export"),
     ("trilat.cli.demo", "register", None),
     ("trilat.cli.node", "register", None),
+    ("trilat.cli.peer", "register", None),
 )
 
 

@@ -32,6 +32,7 @@ from trilat.cli.peer import add
 from trilat.config import load_settings
 from trilat.core.agreements import parse_classification
 from trilat.core.labels import parse_label
+from trilat.store import open_store
 
 TRILAT = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "trilat")
 NATIONS = ("USA", "JPN", "KOR")
@@ -244,30 +245,57 @@ class Cluster:
         for proxy in self.proxies.values():
             proxy.close()
 
-    def holdings(self) -> dict[str, dict[str, int]]:
-        """item id → occurrences, per nation, read through the operator's store listing."""
-        found: dict[str, dict[str, int]] = {}
-        for nation, node in self.nodes.items():
-            listing = subprocess.run(
-                [TRILAT, "store", "ls", str(node.directory), "--json"],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=120,
-            )
-            counts: dict[str, int] = {}
-            for line in listing.stdout.splitlines():
-                if line.strip():
-                    item_id = json.loads(line)["id"]
-                    counts[item_id] = counts.get(item_id, 0) + 1
-            found[nation] = counts
-        return found
+    def holdings(self) -> dict[str, Inventory]:
+        """What each node's store holds, read directly (the operator's view)."""
+        return {nation: inventory(node.directory) for nation, node in self.nodes.items()}
 
     def status(self, nation: str) -> dict[str, Any]:
         with self.nodes[nation].client() as client:
             response = client.get("/api/v1/federation/status")
             response.raise_for_status()
             return dict(response.json())
+
+
+@dataclass
+class Inventory:
+    """Items a store holds (by id, as documents) and how often each was accepted."""
+
+    documents: dict[str, dict[str, Any]]
+    accepted: dict[str, int]
+
+
+def inventory(directory: Path) -> Inventory:
+    store = open_store(load_settings(directory).database_url)
+    try:
+        documents: dict[str, dict[str, Any]] = {}
+        cursor = 0
+        while True:
+            batch = store.read_after(cursor, 1000)
+            for stored in batch:
+                cursor = stored.seq
+                if stored.document is not None:
+                    documents[stored.id] = json.loads(stored.document)
+            if len(batch) < 1000:
+                break
+        accepted: dict[str, int] = {}
+        size = store.audit_size()
+        for start in range(0, size, 5000):
+            for leaf in store.audit_leaves(start, min(size, start + 5000)):
+                if leaf.event in ("accept", "consent") and leaf.item_id is not None:
+                    accepted[leaf.item_id] = accepted.get(leaf.item_id, 0) + 1
+        return Inventory(documents, accepted)
+    finally:
+        store.close()
+
+
+def originated(holdings: dict[str, Inventory]) -> list[Posted]:
+    """Every item as its owner's node holds it (the ground truth of what was created)."""
+    items = []
+    for nation, held in holdings.items():
+        for document in held.documents.values():
+            if document["originator"]["nation"] == nation:
+                items.append(posted_from(nation, document))
+    return items
 
 
 @dataclass(frozen=True)
@@ -400,30 +428,66 @@ def expected_holdings(items: list[Posted], at: datetime) -> dict[str, set[str]]:
     return result
 
 
-def compare(expected: dict[str, set[str]], found: dict[str, dict[str, int]]) -> dict[str, int]:
-    """Lost, duplicated and unexpected (leaked) counts over all nodes."""
+def compare(expected: dict[str, set[str]], found: dict[str, Inventory]) -> dict[str, int]:
+    """Lost, duplicated (accepted twice) and unexpected (leaked) counts over all nodes."""
     lost = duplicated = leaked = 0
     for nation in NATIONS:
-        have = found[nation]
-        lost += len(expected[nation] - set(have))
-        leaked += len(set(have) - expected[nation])
-        duplicated += sum(count - 1 for count in have.values() if count > 1)
+        have = set(found[nation].documents)
+        lost += len(expected[nation] - have)
+        leaked += len(have - expected[nation])
+        duplicated += sum(count - 1 for count in found[nation].accepted.values() if count > 1)
     return {"lost": lost, "duplicated": duplicated, "unexpected": leaked}
 
 
-def wait_settled(cluster: Cluster, expected: dict[str, set[str]], timeout: float) -> None:
-    """Wait until every node holds at least as many items as expected, or *timeout*."""
+def wait_settled(cluster: Cluster, timeout: float, nations: Iterable[str] = NATIONS) -> None:
+    """Wait until no link has anything left to send and no store grows, or *timeout*."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = True
-        for nation, node in cluster.nodes.items():
-            with node.client() as client:
-                status = client.get("/api/v1/federation/status").json()
-            if status["head"] < len(expected[nation]) or any(
-                p["behind"] for p in status["peers"] if p["link"]
-            ):
-                done = False
-                break
-        if done:
-            return
-        time.sleep(0.25)
+    quiet, heads = 0, {}
+    while time.monotonic() < deadline and quiet < 3:
+        now = {}
+        behind = 0
+        for nation in nations:
+            try:
+                status = cluster.status(nation)
+            except httpx.HTTPError:
+                behind += 1
+                continue
+            now[nation] = status["head"]
+            behind += sum(p["behind"] for p in status["peers"] if p["link"])
+        quiet = quiet + 1 if behind == 0 and now == heads else 0
+        heads = now
+        time.sleep(0.3)
+
+
+def post_consents(cluster: Cluster, items: list[Posted], rng: random.Random, share: float) -> int:
+    """Per-item consents by the originator for a *share* of the items; returns how many."""
+    made = 0
+    clients = {nation: cluster.nodes[nation].client() for nation in NATIONS}
+    try:
+        for item in items:
+            if item.consent is not None or rng.random() >= share:
+                continue
+            others = [n for n in NATIONS if n != item.owner]
+            response = clients[item.owner].post(
+                f"/api/v1/items/{item.id}/consent", json={"to": rng.sample(others, 1)}
+            )
+            assert response.status_code == 201, response.text
+            made += 1
+    finally:
+        for client in clients.values():
+            client.close()
+    return made
+
+
+def post_standing_consent(cluster: Cluster, owner: str, to: list[str], topic: str) -> None:
+    with cluster.nodes[owner].client() as client:
+        response = client.post(
+            "/api/v1/items",
+            json={
+                "kind": "consent",
+                "label": "SECRET//REL TO USA, JPN, KOR",
+                "topics": [topic],
+                "body": {"to": to, "topic": topic, "ceiling": "SECRET", "kind": "consent"},
+            },
+        )
+        assert response.status_code == 201, response.text

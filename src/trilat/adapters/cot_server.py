@@ -58,6 +58,7 @@ from trilat.adapters.cot import (
     CotStreamDecoder,
     LabelMarks,
     flow_tag_attribute,
+    format_cot_time,
     format_event,
     label_marks,
     render_event,
@@ -568,6 +569,7 @@ class CotServer(Generic[V]):
         self.idle_timeout = idle_timeout
         self.relay_name = relay_name or f"trilat-{secrets.token_hex(4)}"
         flow_tag_attribute(self.relay_name, datetime.now(UTC))  # refuses a bad name early
+        self._flow_head = f" {self.relay_name}=".encode()
         self.stats = CotStats()
         self._connections: list[_Connection[V]] = []
         self._labels: dict[Label, _LabelEntry] = {}
@@ -736,7 +738,7 @@ class CotServer(Generic[V]):
             return 0
         entry = self._intern(label)
         event.label = entry.label
-        flow = flow_tag_attribute(self.relay_name, self.clock.now())
+        flow = self._flow_tag(self.clock.now())
         return self._fan_out(None, event, entry, render_event(event, entry.marks, flow))
 
     def snapshot_stats(self) -> CotStats:
@@ -751,6 +753,10 @@ class CotServer(Generic[V]):
         return stats
 
     # -- internals -------------------------------------------------------------------------
+
+    def _flow_tag(self, now: datetime) -> bytes:
+        """This relay's ``_flow-tags_`` attribute for *now* (the name was checked once)."""
+        return self._flow_head + b'"' + format_cot_time(now).encode() + b'"'
 
     def _intern(self, label: Label) -> _LabelEntry:
         entry = self._labels.get(label)
@@ -883,7 +889,7 @@ class CotServer(Generic[V]):
         if not events:
             return
         now = self.clock.now()
-        flow = flow_tag_attribute(self.relay_name, now)
+        flow = self._flow_tag(now)
         relay_name = self.relay_name
         accepted: list[CotEvent] = []
         connections = self._connections

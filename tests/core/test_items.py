@@ -220,6 +220,12 @@ def test_seal_refuses_invalid_content_naming_the_member(
         _sealed(**changes)
 
 
+@pytest.mark.parametrize("member", ["topics", "recipients", "refs"])
+def test_an_item_refuses_one_string_where_a_sequence_belongs(member: str) -> None:
+    with pytest.raises(DecodeError, match=f"'{member}'"):
+        _item(**{member: "hadr"})
+
+
 def test_seal_refuses_a_bad_originator() -> None:
     with pytest.raises(DecodeError, match=r"'originator\.nation'"):
         seal(_item(), originator=Originator("x-1", "XYZ"), private_key=USA_KEY, at=AT)

@@ -135,6 +135,9 @@ class Item:
     supersedes: str | None = None
 
     def __post_init__(self) -> None:
+        for member in ("topics", "recipients", "refs"):
+            if isinstance(getattr(self, member), str):  # a str would become its letters
+                raise _fail(member, "expected a sequence of strings, got one string")
         object.__setattr__(self, "topics", tuple(self.topics))
         object.__setattr__(self, "recipients", tuple(self.recipients))
         object.__setattr__(self, "refs", tuple(self.refs))

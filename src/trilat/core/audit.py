@@ -728,6 +728,9 @@ def cosign_checkpoint(note: str, *, name: str, private_key: bytes, at: datetime)
 def verify_cosignature(note: str, key: VerifierKey) -> datetime:
     """Check the cosignature of *key* (type 0x04) on a checkpoint note; return its time.
 
+    The time is the cosigner's claim (the latest, if it cosigned more than once); the
+    caller compares it with its own clock and may refuse one from the future.
+
     Raises DecodeError if the note is malformed, AuditError if *key* has not cosigned it,
     SignatureError if the cosignature does not verify.
     """

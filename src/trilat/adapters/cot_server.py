@@ -188,7 +188,7 @@ class _LabelEntry:
 class _Stored:
     data: bytes
     entry: _LabelEntry
-    stale_at: float  # POSIX seconds
+    stale_at: datetime
     origin: object | None  # the connection it came from, so it is not echoed back
 
 
@@ -717,7 +717,7 @@ class CotServer(Generic[V]):
 
     def expire_stored(self) -> int:
         """Drop stored events whose stale time has passed; returns how many."""
-        now = self.clock.now().timestamp()
+        now = self.clock.now()
         expired = [uid for uid, stored in self._stored.items() if stored.stale_at <= now]
         for uid in expired:
             del self._stored[uid]
@@ -838,7 +838,7 @@ class CotServer(Generic[V]):
             connection.peer,
             connection.outbound,
         )
-        now = self.clock.now().timestamp()
+        now = self.clock.now()
         for stored in self._stored.values():
             if stored.stale_at <= now or stored.origin is connection:
                 continue
@@ -1014,12 +1014,12 @@ class CotServer(Generic[V]):
         if known is not None:  # an update (SA keep-alive, new position): rewrite in place
             known.data = data
             known.entry = entry
-            known.stale_at = event.stale.timestamp()
+            known.stale_at = event.stale
             known.origin = source
             return
         if len(stored) >= self.max_stored:
             del stored[next(iter(stored))]  # the longest-known uid makes room
-        stored[uid] = _Stored(data, entry, event.stale.timestamp(), source)
+        stored[uid] = _Stored(data, entry, event.stale, source)
 
 
 _PONG_LABEL = Label(Classification.UNCLASSIFIED)

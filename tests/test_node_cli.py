@@ -325,3 +325,24 @@ def test_serve_get_answers_one_request_in_process(node_dir: Path) -> None:
     missing = trilat("serve", str(node_dir), "--get", "/api/v1/items/absent", check=False)
     assert missing.returncode == 1
     assert json.loads(missing.stdout)["status"] == 404
+
+
+def test_audit_verify_checks_the_signature_of_the_nodes_own_items(
+    populated: tuple[Path, list[str]],
+) -> None:
+    node_dir, ids = populated
+    with sqlite3.connect(node_dir / "store.sqlite3") as db:
+        document = json.loads(
+            db.execute("SELECT document FROM items WHERE id = ?", (ids[0],)).fetchone()[0]
+        )
+    signature = document["sig"]
+    document["sig"] = ("A" if signature[0] != "A" else "B") + signature[1:]
+    from trilat.store.auditlog import document_digest
+
+    forged = json.dumps(document)
+    with sqlite3.connect(node_dir / "store.sqlite3") as db:
+        db.execute("UPDATE items SET document = ? WHERE id = ?", (forged, ids[0]))
+    failed = trilat("audit", "verify", str(node_dir), check=False)
+    assert failed.returncode == 1
+    assert f"item {ids[0]}" in failed.stderr
+    assert document_digest(forged) != ""

@@ -37,7 +37,7 @@ def test_no_input_makes_the_api_fail_and_every_error_is_a_problem(
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app(usa.node))
     schema = schema.exclude(path="/api/v1/events")  # an endless stream, tested on its own
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 9
+    assert {"POST /api/v1/items", "GET /api/v1/items"} <= {o.label for o in operations}
     seen: dict[str, set[int]] = {}
 
     for operation in operations:

@@ -316,7 +316,11 @@ class Node:
         self._check_originator(user, label, kind_roles)
         body = parse_body(new.kind, new.body)
         if new.supersedes is not None:
-            self._visible_target(new.supersedes, user, "supersedes")
+            replaced = self._visible_target(new.supersedes, user, "supersedes")
+            if replaced.originator.nation != self.nation:
+                raise Problem(
+                    403, "forbidden", "an item is superseded only by its originator nation"
+                )
         target: Envelope | None = None
         if new.kind in ("recall", "consent", "ack") and getattr(body, "item", None):
             target = self._visible_target(body.item, user, "body.item")

@@ -32,7 +32,7 @@ from trilat.core._crypto import generate_private_key
 from trilat.core.agreements import parse_classification
 from trilat.core.errors import TrilatError
 from trilat.core.labels import is_nation
-from trilat.store import Store, User, open_store
+from trilat.store import Store, StoredItem, User, open_store
 from trilat.store.auditlog import audit_entry, verify_log
 
 user_app = typer.Typer(
@@ -183,6 +183,7 @@ def serve(
     # accepted connections inherit it: no Nagle wait between a response's header and body
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host.strip("[]"), int(port)))
+    sock.listen(2048)  # clients may connect as soon as the URL is printed; they queue
     bound = sock.getsockname()
     url = f"http://{host}:{bound[1]}"
     print(f"listening on {url}", flush=True)
@@ -322,6 +323,7 @@ def audit_verify(node_dir: NodeDir, as_json: JsonOption = False) -> None:
     from trilat.api.app import read_private_key
     from trilat.core._crypto import public_key_of
     from trilat.core.audit import VerifierKey, verify_checkpoint
+    from trilat.core.items import envelope_from_document, verify
 
     settings = _settings(node_dir)
     public_key = public_key_of(read_private_key(settings.key_path))
@@ -333,9 +335,14 @@ def audit_verify(node_dir: NodeDir, as_json: JsonOption = False) -> None:
         if checkpoint.size != stored.size or checkpoint.root != stored.root:
             raise TrilatError("checkpoint text disagrees with its stored size or root")
 
+    def check_item(stored: StoredItem) -> None:
+        envelope = envelope_from_document(json.loads(stored.document or "{}"))
+        if envelope.originator.node == settings.node_id:
+            verify(envelope, public_key)  # our own items carry our signature
+
     store = open_store(settings.database_url)
     try:
-        result = verify_log(store, check)
+        result = verify_log(store, check, check_item)
     finally:
         store.close()
     if as_json:

@@ -78,7 +78,15 @@ def _leaves(store: Store, size: int, batch: int = 5000) -> Iterator[Any]:
         yield from store.audit_leaves(start, min(size, start + batch))
 
 
-def verify_log(store: Store, check_checkpoint: CheckpointCheck | None = None) -> Verification:
+ItemCheck = Callable[[StoredItem], None]
+"""Raises unless a held item is sound beyond its digest (for example its signature)."""
+
+
+def verify_log(
+    store: Store,
+    check_checkpoint: CheckpointCheck | None = None,
+    check_item: ItemCheck | None = None,
+) -> Verification:
     """Recompute every leaf hash and the tree; check checkpoints and every item's digest.
 
     Each problem names the first bad leaf index or item id it found.
@@ -159,6 +167,12 @@ def verify_log(store: Store, check_checkpoint: CheckpointCheck | None = None) ->
                     f"item {item.id} was altered: it differs from audit leaf {leaf_info[0]}"
                 )
                 return result
+            if check_item is not None:
+                try:
+                    check_item(item)
+                except Exception as exc:  # any failure of the check is a verification problem
+                    result.problems.append(f"item {item.id}: {exc}")
+                    return result
             column = _index_mismatch(item)
             if column is not None:
                 result.problems.append(

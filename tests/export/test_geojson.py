@@ -122,5 +122,12 @@ def test_collection_carries_the_roll_up_banner_on_top(sealed: Seal) -> None:
     assert json.loads(json.dumps(collection)) == collection
 
 
+def test_dissemination_controls_are_listed_in_banner_order(sealed: Seal) -> None:
+    envelope = sealed("report", "SECRET//ORCON/NOFORN", {"text": "x"})
+    label = feature(envelope)["properties"]["label"]
+    assert label["dissem"] == ["ORCON", "NOFORN"]
+    assert label["banner"] == "SECRET//ORCON/NOFORN"
+
+
 def test_an_empty_collection_has_no_banner() -> None:
     assert feature_collection([]) == {"type": "FeatureCollection", "banner": None, "features": []}

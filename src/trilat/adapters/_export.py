@@ -13,11 +13,19 @@ from typing import Any, Final
 
 from trilat.core.clock import format_time
 from trilat.core.items import Envelope
-from trilat.core.labels import Label, format_banner, format_portion, ordered_codes, roll_up
+from trilat.core.labels import (
+    CONTROL_ORDER,
+    Label,
+    format_banner,
+    format_portion,
+    ordered_codes,
+    roll_up,
+)
 
 _GEOMETRY_TYPES: Final = frozenset(
     {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
 )
+_CONTROL_RANK: Final = {name: rank for rank, name in enumerate(CONTROL_ORDER)}
 _NAME_MEMBERS: Final = ("title", "callsign", "name", "uid", "need", "offer", "question", "zone")
 
 
@@ -139,7 +147,7 @@ def label_fields(label: Label) -> dict[str, Any]:
         "portion": format_portion(label),
         "classification": label.classification.banner,
         "rel_to": ordered_codes(label.rel_to),
-        "dissem": sorted(label.dissem),
+        "dissem": sorted(label.dissem, key=lambda name: (_CONTROL_RANK.get(name, 99), name)),
         "tlp": None if label.tlp is None else str(label.tlp),
         "owner": label.owner,
     }

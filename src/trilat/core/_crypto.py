@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -36,13 +37,23 @@ def public_key_of(private_key: bytes) -> bytes:
     )
 
 
+@lru_cache(maxsize=64)
+def _private(private_key: bytes) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(private_key)
+
+
+@lru_cache(maxsize=1024)
+def _public(public_key: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(public_key)
+
+
 def sign(private_key: bytes, message: bytes) -> bytes:
-    return Ed25519PrivateKey.from_private_bytes(private_key).sign(message)
+    return _private(private_key).sign(message)
 
 
 def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> None:
     """Raise SignatureError unless *signature* is valid (one opaque failure)."""
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+        _public(public_key).verify(signature, message)
     except (InvalidSignature, ValueError) as exc:
         raise SignatureError() from exc

@@ -26,6 +26,13 @@ def batch_analysis(traffic, shore):
 
 
 @pytest.fixture(scope="session")
-def stream_analysis(traffic, shore):
+def stream_run(traffic, shore):
+    """The streaming engine's analysis and every result it handed to its sink, in order."""
     positions, _ = traffic
-    return analyze_stream(positions.rows(), shore=shore)
+    handed = []
+    return analyze_stream(positions.rows(), shore=shore, sink=handed.append), handed
+
+
+@pytest.fixture(scope="session")
+def stream_analysis(stream_run):
+    return stream_run[0]

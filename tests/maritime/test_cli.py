@@ -1,4 +1,5 @@
-"""``trilat analyze encounters|loitering|gaps`` end to end, as a user runs it."""
+"""``trilat analyze encounters|loitering|gaps``: in process with CliRunner, and for real where
+the exit code and the one-line error are what is tested."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pyais.encode import encode_dict
+from typer.testing import CliRunner
 
 from trilat.analytics.maritime import analyze
 from trilat.analytics.maritime.events import rfc3339
@@ -19,9 +21,23 @@ TRILAT = [sys.executable, "-c", "from trilat.cli.app import main; main()"]
 
 
 def _trilat(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*TRILAT, *args], capture_output=True, text=True, timeout=120, check=False
-    )
+    command = [*TRILAT, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+class _Done:
+    def __init__(self, result) -> None:
+        self.returncode = result.exit_code
+        self.stdout = result.stdout
+        self.stderr = result.stderr
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+
+
+def _in_process(*args: str) -> _Done:
+    from trilat.cli.app import app
+
+    return _Done(CliRunner().invoke(app, list(args)))
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +60,7 @@ def traffic_csv(small_traffic, tmp_path_factory) -> Path:
 
 def test_encounters_command_prints_the_api_events_and_a_summary(traffic_csv, tmp_path) -> None:
     plot = tmp_path / "pair.png"
-    done = _trilat("analyze", "encounters", str(traffic_csv), "--json", "--plot", str(plot))
+    done = _in_process("analyze", "encounters", str(traffic_csv), "--json", "--plot", str(plot))
     assert done.returncode == 0, done.stderr
     events = json.loads(done.stdout)
     from trilat.analytics.maritime import parse_positions_csv
@@ -62,8 +78,8 @@ def test_encounters_command_prints_the_api_events_and_a_summary(traffic_csv, tmp
 
 def test_gaps_and_loitering_commands_agree_between_engines(traffic_csv) -> None:
     for command in ("gaps", "loitering"):
-        batch = _trilat("analyze", command, str(traffic_csv))
-        stream = _trilat("analyze", command, str(traffic_csv), "--stream")
+        batch = _in_process("analyze", command, str(traffic_csv))
+        stream = _in_process("analyze", command, str(traffic_csv), "--stream")
         assert batch.returncode == stream.returncode == 0, batch.stderr + stream.stderr
         assert json.loads(batch.stdout) == json.loads(stream.stdout)
         assert json.loads(batch.stdout), f"{command}: nothing found"
@@ -81,8 +97,8 @@ def test_nmea_with_receiver_times_gives_the_same_encounters(
     lines.insert(9, "!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*24")  # no time
     nmea = tmp_path / "traffic.nmea"
     nmea.write_text("\n".join(lines) + "\n")
-    from_nmea = _trilat("analyze", "encounters", str(nmea))
-    from_csv = _trilat("analyze", "encounters", str(traffic_csv))
+    from_nmea = _in_process("analyze", "encounters", str(nmea))
+    from_csv = _in_process("analyze", "encounters", str(traffic_csv))
     assert from_nmea.returncode == 0, from_nmea.stderr
     pick = [(e["vessels"], e["start"], e["end"]) for e in json.loads(from_nmea.stdout)]
     assert pick == [(e["vessels"], e["start"], e["end"]) for e in json.loads(from_csv.stdout)]
@@ -112,7 +128,7 @@ def test_unparsable_rows_are_counted_not_fatal(tmp_path) -> None:
     rows.insert(7, "not,a,row")
     path = tmp_path / "dirty.csv"
     path.write_text("\n".join(rows) + "\n")
-    done = _trilat("analyze", "loitering", str(path))
+    done = _in_process("analyze", "loitering", str(path))
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stderr.strip().splitlines()[-1])["summary"]
     assert summary["csv"]["unparsable"] == 2

@@ -27,9 +27,10 @@ def _recall_precision(found: list, planted: list, same) -> tuple[float, float]:
 
 def test_planting_sites_are_far_offshore_and_ports_are_near_shore(shore) -> None:
     lat, lon = np.array(SITES).T
-    assert (shore.classify(lat, lon, 60 * 1.852) == FAR).all()
+    for dlat, dlon in ((-0.4, -0.4), (-0.4, 0.4), (0.4, -0.4), (0.4, 0.4)):
+        assert (shore.classify(lat + dlat, lon + dlon, 60 * 1.852) == FAR).all()
     lat, lon = np.array(list(PORTS.values())).T
-    assert (shore.classify(lat, lon, 10.0) == NEAR).all()
+    assert (shore.classify(lat, lon, 5.0) == NEAR).all()
 
 
 @pytest.mark.parametrize("engine", ["batch", "stream"])
@@ -75,16 +76,13 @@ def test_streaming_engine_emits_exactly_the_batch_events(batch_analysis, stream_
     assert stream_analysis.grid_positions == batch_analysis.grid_positions
 
 
-def test_streaming_engine_hands_each_result_to_the_sink_once(
-    traffic, shore, batch_analysis
-) -> None:
-    positions, _ = traffic
-    seen = []
-    analyze_stream(positions.rows(), shore=shore, sink=seen.append)
-    assert sorted(r.as_event()["start"] for r in seen) == sorted(
+def test_streaming_engine_hands_each_result_to_the_sink_once(stream_run, batch_analysis) -> None:
+    _, handed = stream_run
+    assert sorted(r.as_event()["start"] for r in handed) == sorted(
         e["start"] for e in batch_analysis.events()
     )
-    assert len(seen) == len(batch_analysis.results())
+    assert len(handed) == len(batch_analysis.results())
+    assert len({id(r) for r in handed}) == len(handed)
 
 
 def test_dirty_input_is_cleaned_counted_and_detects_the_same(

@@ -84,15 +84,24 @@ def close_pairs(
 
     key = base + row * max_cols + column(row)
     order = np.argsort(key, kind="stable")
+    # work in key order: the searches below then sweep the sorted keys almost linearly
     sorted_key = key[order]
+    row, base, lon_sorted = row[order], base[order], lon[order]
+
+    def column_sorted(r: NDArray[np.int64]) -> NDArray[np.int64]:
+        c = columns[r]
+        return np.minimum(((lon_sorted + 180.0) / 360.0 * c).astype(np.int64), c - 1)
+
     found_a: list[NDArray[np.intp]] = []
     found_b: list[NDArray[np.intp]] = []
+    narrow = False
     for drow, dcols in ((0, (0, 1)), (1, (-1, 0, 1))):
         r = row + drow
         valid = r < rows
         r = np.minimum(r, rows - 1)
-        c0 = column(r)
+        c0 = column_sorted(r)
         ncol = columns[r]
+        narrow = narrow or bool(np.any(ncol <= 2))
         seen: list[NDArray[np.int64]] = []
         for dcol in dcols:
             c = (c0 + dcol) % ncol
@@ -111,23 +120,19 @@ def close_pairs(
                 continue
             total = int(count.sum())
             pa = np.repeat(q, count)
-            pb = order[
-                np.repeat(lo, count)
-                + (np.arange(total) - np.repeat(np.cumsum(count) - count, count))
-            ]
-            if drow == 0 and dcol == 0:
-                keep = pa < pb
-            else:
-                keep = pa != pb
-            found_a.append(pa[keep])
-            found_b.append(pb[keep])
+            pb = np.repeat(lo, count) + (
+                np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+            )
+            keep = pa < pb if (drow == 0 and dcol == 0) else pa != pb
+            found_a.append(order[pa[keep]])
+            found_b.append(order[pb[keep]])
     if not found_a:
         return empty
     a = np.concatenate(found_a)
     b = np.concatenate(found_b)
     swap = mmsi[a] > mmsi[b]
     a, b = np.where(swap, b, a), np.where(swap, a, b)
-    if len(a):
+    if narrow and len(a):  # only wrapped polar bands can find a pair from both ends
         pair_key = a.astype(np.int64) * n + b
         _, first = np.unique(pair_key, return_index=True)
         a, b = a[first], b[first]
@@ -183,80 +188,145 @@ def midpoint_lon(lon_a: NDArray[np.float64], lon_b: NDArray[np.float64]) -> NDAr
     return np.asarray((lon_a + delta / 2.0 + 180.0) % 360.0 - 180.0)
 
 
+@dataclass(frozen=True, slots=True)
+class Observations:
+    """Close observations of raw encounters, sorted by (a, b, slot), with run and group ids.
+
+    ``run`` numbers the raw encounters, ``group`` the merged encounters (both non-decreasing).
+    """
+
+    a: NDArray[np.int64]
+    b: NDArray[np.int64]
+    slot: NDArray[np.int64]
+    distance_km: NDArray[np.float64]
+    lat_a: NDArray[np.float64]
+    lon_a: NDArray[np.float64]
+    lat_b: NDArray[np.float64]
+    lon_b: NDArray[np.float64]
+    run: NDArray[np.int64]
+    group: NDArray[np.int64]
+
+
+def observations_of(runs: list[RawRun], params: MaritimeParameters) -> Observations:
+    """One pair's raw encounters (sorted by start) as Observations, merged per SPEC §7."""
+    merge_slots = params.encounter_merge_seconds / params.resample_seconds
+    group_ids = []
+    group = 0
+    for i, run in enumerate(runs):
+        if i and run.start_slot - runs[i - 1].end_slot >= merge_slots:
+            group += 1
+        group_ids.append(np.full(len(run.slots), group, dtype=np.int64))
+    return Observations(
+        np.concatenate([np.full(len(r.slots), r.a, dtype=np.int64) for r in runs]),
+        np.concatenate([np.full(len(r.slots), r.b, dtype=np.int64) for r in runs]),
+        np.concatenate([r.slots for r in runs]),
+        np.concatenate([r.distance_km for r in runs]),
+        np.concatenate([r.lat_a for r in runs]),
+        np.concatenate([r.lon_a for r in runs]),
+        np.concatenate([r.lat_b for r in runs]),
+        np.concatenate([r.lon_b for r in runs]),
+        np.concatenate([np.full(len(r.slots), i, dtype=np.int64) for i, r in enumerate(runs)]),
+        np.concatenate(group_ids),
+    )
+
+
+def _group_medians(
+    group: NDArray[np.int64], value: NDArray[np.float64], groups: int
+) -> NDArray[np.float64]:
+    """Median of *value* per group id 0..groups-1 (as numpy's median: mean of the middle two)."""
+    order = np.lexsort((value, group))
+    v = value[order]
+    count = np.bincount(group, minlength=groups)
+    first = np.cumsum(count) - count
+    low = first + (count - 1) // 2
+    high = first + count // 2
+    out = np.full(groups, np.nan)
+    has = count > 0
+    out[has] = (v[low[has]] + v[high[has]]) / 2.0
+    return out
+
+
+def summarize_observations(
+    obs: Observations,
+    shore: ShoreModel,
+    params: MaritimeParameters,
+    stats: EncounterStats,
+) -> list[Encounter]:
+    """Statistics and acceptance of every merged encounter in *obs* (vectorised)."""
+    if len(obs.slot) == 0:
+        return []
+    step = params.resample_seconds
+    groups = int(obs.group[-1]) + 1
+    stats.merged += groups
+    first = np.flatnonzero(np.r_[True, obs.group[1:] != obs.group[:-1]])
+    last = np.r_[first[1:], len(obs.group)] - 1
+    start = obs.slot[first] * step
+    end = obs.slot[last] * step
+    long_enough = end - start >= params.encounter_min_seconds
+    stats.rejected_short += int(np.count_nonzero(~long_enough))
+    keep = long_enough[obs.group]
+    if not keep.any():
+        return []
+    # speeds between consecutive observations of the same raw encounter, both vessels
+    same_run = (obs.run[1:] == obs.run[:-1]) & keep[1:]
+    k = np.flatnonzero(same_run)
+    dt = (obs.slot[k + 1] - obs.slot[k]).astype(np.float64) * step
+    speed_a = haversine_km(obs.lat_a[k], obs.lon_a[k], obs.lat_a[k + 1], obs.lon_a[k + 1])
+    speed_b = haversine_km(obs.lat_b[k], obs.lon_b[k], obs.lat_b[k + 1], obs.lon_b[k + 1])
+    speed = np.r_[speed_a / dt / KNOT_KM_PER_SECOND, speed_b / dt / KNOT_KM_PER_SECOND]
+    speed_group = np.r_[obs.group[k], obs.group[k]]
+    median_speed = _group_medians(speed_group, speed, groups)
+    median_speed = np.where(np.isnan(median_speed), 0.0, median_speed)
+    slow = long_enough & (median_speed < params.encounter_max_median_speed_knots)
+    stats.rejected_speed += int(np.count_nonzero(long_enough & ~slow))
+    if not slow.any():
+        return []
+    sel = slow[obs.group]
+    g = obs.group[sel]
+    median_distance = _group_medians(g, obs.distance_km[sel], groups)
+    count = np.bincount(g, minlength=groups).astype(np.float64)
+    mid_lat = (obs.lat_a[sel] + obs.lat_b[sel]) / 2.0
+    mid_lon = np.radians(midpoint_lon(obs.lon_a[sel], obs.lon_b[sel]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_lat = np.bincount(g, mid_lat, minlength=groups) / count
+        mean_sin = np.bincount(g, np.sin(mid_lon), minlength=groups) / count
+        mean_cos = np.bincount(g, np.cos(mid_lon), minlength=groups) / count
+    mean_lon = np.degrees(np.arctan2(mean_sin, mean_cos))
+    candidates = np.flatnonzero(slow)
+    verdict = shore.classify(
+        mean_lat[candidates], mean_lon[candidates], params.encounter_min_shore_km, anchorages=True
+    )
+    stats.shore_unknown += int(np.count_nonzero(verdict == UNKNOWN))
+    offshore = (verdict == FAR) | ((verdict == UNKNOWN) & params.unknown_shore_is_offshore)
+    stats.rejected_shore += int(np.count_nonzero(~offshore))
+    out = []
+    for i in candidates[offshore].tolist():
+        j = first[i]
+        out.append(
+            Encounter(
+                vessels=(int(obs.a[j]), int(obs.b[j])),
+                start=int(start[i]),
+                end=int(end[i]),
+                median_distance_km=round(float(median_distance[i]), 4),
+                median_speed_knots=round(float(median_speed[i]), 3),
+                lat=round(float(mean_lat[i]), 5),
+                lon=round(float(mean_lon[i]), 5),
+            )
+        )
+    stats.accepted += len(out)
+    return out
+
+
 def summarize(
     runs: list[RawRun],
     shore: ShoreModel,
     params: MaritimeParameters,
     stats: EncounterStats,
-) -> Encounter | None:
-    """Merge statistics of one pair's raw encounters; the Encounter when it counts, else None."""
-    step = params.resample_seconds
-    stats.merged += 1
-    dist = np.concatenate([r.distance_km for r in runs])
-    speeds = []
-    for r in runs:
-        if len(r.slots) > 1:
-            dt = np.diff(r.slots).astype(np.float64) * step
-            for la, lo in ((r.lat_a, r.lon_a), (r.lat_b, r.lon_b)):
-                speeds.append(
-                    haversine_km(la[:-1], lo[:-1], la[1:], lo[1:]) / dt / KNOT_KM_PER_SECOND
-                )
-    speed = np.concatenate(speeds) if speeds else np.zeros(1)
-    mid_lat = np.concatenate([(r.lat_a + r.lat_b) / 2.0 for r in runs])
-    mid_lon = np.concatenate([midpoint_lon(r.lon_a, r.lon_b) for r in runs])
-    start = runs[0].start_slot * step
-    end = max(r.end_slot for r in runs) * step
-    encounter = Encounter(
-        vessels=(runs[0].a, runs[0].b),
-        start=start,
-        end=end,
-        median_distance_km=round(float(np.median(dist)), 4),
-        median_speed_knots=round(float(np.median(speed)), 3),
-        lat=round(float(np.mean(mid_lat)), 5),
-        lon=round(circular_mean_lon(mid_lon), 5),
-    )
-    if end - start < params.encounter_min_seconds:
-        stats.rejected_short += 1
-        return None
-    if not float(np.median(speed)) < params.encounter_max_median_speed_knots:
-        stats.rejected_speed += 1
-        return None
-    verdict = int(
-        shore.classify(
-            [float(np.mean(mid_lat))],
-            [circular_mean_lon(mid_lon)],
-            params.encounter_min_shore_km,
-            anchorages=True,
-        )[0]
-    )
-    if verdict == UNKNOWN:
-        stats.shore_unknown += 1
-    if not (verdict == FAR or (verdict == UNKNOWN and params.unknown_shore_is_offshore)):
-        stats.rejected_shore += 1
-        return None
-    stats.accepted += 1
-    return encounter
-
-
-def merge_runs(
-    runs: list[RawRun], shore: ShoreModel, params: MaritimeParameters, stats: EncounterStats
 ) -> list[Encounter]:
-    """Merge one pair's raw encounters (sorted by start) and keep those that count."""
-    out: list[Encounter] = []
-    group: list[RawRun] = []
-    merge_slots = params.encounter_merge_seconds / params.resample_seconds
-    for run in runs:
-        if group and run.start_slot - max(r.end_slot for r in group) >= merge_slots:
-            found = summarize(group, shore, params, stats)
-            if found is not None:
-                out.append(found)
-            group = []
-        group.append(run)
-    if group:
-        found = summarize(group, shore, params, stats)
-        if found is not None:
-            out.append(found)
-    return out
+    """The merged encounters of one pair's raw encounters (sorted by start) that count."""
+    if not runs:
+        return []
+    return summarize_observations(observations_of(runs, params), shore, params, stats)
 
 
 def detect_encounters(
@@ -285,30 +355,39 @@ def detect_encounters(
     check = np.flatnonzero(~brk & (gap > 1))
     if len(check):
         brk[check] = _joint_presence(track, ma[check], mb[check], s[check], s[check + 1])
+    run_id = np.cumsum(np.r_[True, brk]) - 1
     starts = np.flatnonzero(np.r_[True, brk])
     ends = np.r_[starts[1:], len(s)] - 1
     long_enough = (
         s[ends] - s[starts]
     ) * params.resample_seconds >= params.encounter_min_raw_seconds
-    by_pair: dict[tuple[int, int], list[RawRun]] = {}
-    for i0, i1 in zip(starts[long_enough].tolist(), ends[long_enough].tolist(), strict=True):
-        sl = slice(i0, i1 + 1)
-        run = RawRun(
-            int(ma[i0]),
-            int(mb[i0]),
-            s[sl],
-            dist[sl],
-            track.lat[a[sl]],
-            track.lon[a[sl]],
-            track.lat[b[sl]],
-            track.lon[b[sl]],
-        )
-        by_pair.setdefault((run.a, run.b), []).append(run)
-    stats.raw = sum(len(v) for v in by_pair.values())
-    out: list[Encounter] = []
-    for key in sorted(by_pair):
-        out.extend(merge_runs(by_pair[key], shore, params, stats))
-    return out
+    stats.raw = int(np.count_nonzero(long_enough))
+    sel = long_enough[run_id]
+    if not sel.any():
+        return []
+    ma, mb, s, dist, a, b = ma[sel], mb[sel], s[sel], dist[sel], a[sel], b[sel]
+    run = np.cumsum(np.r_[True, run_id[sel][1:] != run_id[sel][:-1]]) - 1
+    # merge raw encounters of a pair less than encounter_merge_seconds apart
+    run_first = np.flatnonzero(np.r_[True, run[1:] != run[:-1]])
+    run_last = np.r_[run_first[1:], len(run)] - 1
+    new_pair = np.r_[
+        True, (ma[run_first][1:] != ma[run_first][:-1]) | (mb[run_first][1:] != mb[run_first][:-1])
+    ]
+    apart = np.r_[True, s[run_first][1:] - s[run_last][:-1] >= merge_slots]
+    group_of_run = np.cumsum(new_pair | apart) - 1
+    obs = Observations(
+        ma,
+        mb,
+        s,
+        dist,
+        track.lat[a],
+        track.lon[a],
+        track.lat[b],
+        track.lon[b],
+        run,
+        group_of_run[run],
+    )
+    return summarize_observations(obs, shore, params, stats)
 
 
 def _joint_presence(

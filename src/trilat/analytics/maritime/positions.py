@@ -110,16 +110,25 @@ def _fast_timestamps(raw: NDArray[np.bytes_]) -> NDArray[np.int64] | None:
         & np.all(b[:, 19] == 90)
     ):
         return None
-    d = b.astype(np.int64) - 48
-    digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
-    if np.any((d[:, digits] < 0) | (d[:, digits] > 9)):
+
+    def number(*columns: int) -> NDArray[np.int64]:
+        value = np.zeros(len(b), dtype=np.int64)
+        for c in columns:
+            digit = b[:, c].astype(np.int64) - 48
+            if np.any((digit < 0) | (digit > 9)):
+                raise ValueError("not a digit")
+            value = value * 10 + digit
+        return value
+
+    try:
+        year = number(0, 1, 2, 3)
+        month = number(5, 6)
+        day = number(8, 9)
+        hour = number(11, 12)
+        minute = number(14, 15)
+        second = number(17, 18)
+    except ValueError:
         return None
-    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
-    month = d[:, 5] * 10 + d[:, 6]
-    day = d[:, 8] * 10 + d[:, 9]
-    hour = d[:, 11] * 10 + d[:, 12]
-    minute = d[:, 14] * 10 + d[:, 15]
-    second = d[:, 17] * 10 + d[:, 18]
     if np.any((month < 1) | (month > 12) | (day < 1) | (hour > 23) | (minute > 59) | (second > 60)):
         return None
     # days from civil (proleptic Gregorian), vectorised

@@ -23,19 +23,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from trilat.analytics.maritime.batch import Analysis
-from trilat.analytics.maritime.clean import step_speed_knots, valid_mmsi
+from trilat.analytics.maritime.clean import MID_FIRST, MID_LAST, step_speed_knots
 from trilat.analytics.maritime.encounters import RawRun, close_pairs, summarize
 from trilat.analytics.maritime.events import AisGap, Encounter, Loitering, Result
 from trilat.analytics.maritime.gaps import disabling_ends_offshore, is_joint_silence
-from trilat.analytics.maritime.geo import interpolate_lon
+from trilat.analytics.maritime.geo import haversine_km
 from trilat.analytics.maritime.loitering import offshore_flags, runs_from_chain
 from trilat.analytics.maritime.params import (
     DEFAULT_PARAMETERS,
+    KNOT_KM_PER_SECOND,
     MaritimeParameters,
 )
 from trilat.analytics.maritime.shore import ShoreModel, default_shore_model
 
-Report = tuple[int, float, float]  # (time, lat, lon)
+Report = tuple[int, float, float, float]  # (time, lat, lon, knots from the raw report before)
 
 
 @dataclass(slots=True)
@@ -46,6 +47,7 @@ class _Vessel:
     pending: Report | None = None  # awaiting its spike decision
     accepted: Report | None = None  # last accepted report
     on_grid_done: bool = False  # its on-grid position has been emitted
+    spike_since_accept: bool = False  # a spike was dropped after the last accepted report
     chain_slots: list[int] = field(default_factory=list)
     chain_lat: list[float] = field(default_factory=list)
     chain_lon: list[float] = field(default_factory=list)
@@ -108,7 +110,8 @@ class StreamAnalyzer:
         """Take one report (epoch seconds, degrees)."""
         clean = self.analysis.clean
         clean.input += 1
-        if not bool(valid_mmsi(np.array([mmsi], dtype=np.int64))[0]):
+        mid = mmsi // 1_000_000
+        if not (100_000_000 <= mmsi <= 999_999_999 and MID_FIRST <= mid <= MID_LAST):
             clean.bad_mmsi += 1
             return
         if not (
@@ -172,8 +175,12 @@ class StreamAnalyzer:
             else:
                 self.analysis.clean.late += 1
             return
+        before = vessel.pending if vessel.pending is not None else vessel.previous
+        knots = (
+            -1.0 if before is None else self._knots(before[0], before[1], before[2], time, lat, lon)
+        )
         vessel.last_raw = time
-        report = (time, lat, lon)
+        report = (time, lat, lon, knots)
         if vessel.pending is not None:
             self._decide(mmsi, vessel, report)
         vessel.pending = report
@@ -192,33 +199,38 @@ class StreamAnalyzer:
         limit = (time - self.params.lookahead_seconds - 1) // step  # slots <= limit are final
         self._finalize_until(limit + 1)
 
-    def _fast(self, a: Report, b: Report) -> bool:
-        speed = step_speed_knots(
-            np.array([a[1]]),
-            np.array([a[2]]),
-            np.array([a[0]]),
-            np.array([b[1]]),
-            np.array([b[2]]),
-            np.array([b[0]]),
-        )[0]
-        return bool(speed > self.params.max_speed_knots)
+    @staticmethod
+    def _knots(t0: int, lat0: float, lon0: float, t1: int, lat1: float, lon1: float) -> float:
+        """Implied speed, computed exactly as the batch engine does (numpy, same kernels)."""
+        return float(
+            step_speed_knots(
+                np.array([lat0]),
+                np.array([lon0]),
+                np.array([t0]),
+                np.array([lat1]),
+                np.array([lon1]),
+                np.array([t1]),
+            )[0]
+        )
 
     def _decide(self, mmsi: int, vessel: _Vessel, following: Report | None) -> None:
         """Spike decision for the pending report, given the report after it (or none in reach)."""
         pending = vessel.pending
         if pending is None:
             return
+        limit = self.params.max_speed_knots
         spike = (
             vessel.previous is not None
             and following is not None
             and following[0] - pending[0] <= self.params.max_interpolation_gap_seconds
-            and self._fast(vessel.previous, pending)
-            and self._fast(pending, following)
+            and pending[3] > limit
+            and following[3] > limit
         )
         vessel.previous = pending
         vessel.pending = None
         if spike:
             self.analysis.clean.speed_spike += 1
+            vessel.spike_since_accept = True
             return
         self._accept(mmsi, vessel, pending)
 
@@ -230,7 +242,11 @@ class StreamAnalyzer:
         step = self.params.resample_seconds
         last = vessel.accepted
         if last is not None:
-            jump = self._fast(last, report)
+            if not vessel.spike_since_accept:
+                knots = report[3]
+            else:
+                knots = self._knots(last[0], last[1], last[2], report[0], report[1], report[2])
+            jump = knots > self.params.max_speed_knots
             clean.speed_jump += jump
             dt = report[0] - last[0]
             if dt >= self.params.gap_record_seconds:
@@ -238,11 +254,14 @@ class StreamAnalyzer:
             if dt <= self.params.max_interpolation_gap_seconds and not jump:
                 first = -((-last[0]) // step)
                 final = (report[0] - 1) // step
+                span = float(report[0] - last[0])
+                delta = (report[2] - last[2] + 180.0) % 360.0 - 180.0
                 for slot in range(first, final + 1):
-                    mix = np.array([(slot * step - last[0]) / float(report[0] - last[0])])
-                    lat = last[1] + (report[1] - last[1]) * mix[0]
-                    lon = float(interpolate_lon(np.array([last[2]]), np.array([report[2]]), mix)[0])
-                    self._slots.setdefault(slot, {})[mmsi] = (float(lat), lon)
+                    # the same IEEE operations as resample.py and geo.interpolate_lon
+                    mix = (slot * step - last[0]) / span
+                    lat = last[1] + (report[1] - last[1]) * mix
+                    lon = (last[2] + delta * mix + 180.0) % 360.0 - 180.0
+                    self._slots.setdefault(slot, {})[mmsi] = (lat, lon)
                 vessel.on_grid_done = True  # the on-grid case is covered by the interpolation
             elif last[0] % step == 0 and not vessel.on_grid_done:
                 self._slots.setdefault(last[0] // step, {})[mmsi] = (last[1], last[2])
@@ -251,6 +270,7 @@ class StreamAnalyzer:
             if waiting is not None:
                 waiting.discard(mmsi)
         vessel.accepted = report
+        vessel.spike_since_accept = False
         vessel.on_grid_done = False
         if report[0] % step == 0:
             self._on_grid.setdefault(report[0] // step, set()).add(mmsi)
@@ -286,25 +306,30 @@ class StreamAnalyzer:
         lon = np.array([positions[m][1] for m in mmsis.tolist()], dtype=np.float64)
         present = set(mmsis.tolist())
 
-        # loitering chains
+        # loitering chains: one vectorised speed computation per slot, as in loitering.py
         for m in self._present_before - present:
             self._end_chain(m)
-        for m, la, lo in zip(mmsis.tolist(), lat.tolist(), lon.tolist(), strict=True):
-            v = self._vessels[m]
-            if v.chain_slots and v.chain_slots[-1] == slot - 1:
-                speed = step_speed_knots(
-                    np.array([v.chain_lat[-1]]),
-                    np.array([v.chain_lon[-1]]),
-                    np.array([0]),
-                    np.array([la]),
-                    np.array([lo]),
-                    np.array([params.resample_seconds]),
-                )[0]
-                if speed < params.loitering_max_speed_knots:
-                    v.chain_slots.append(slot)
-                    v.chain_lat.append(la)
-                    v.chain_lon.append(lo)
-                    continue
+        names = mmsis.tolist()
+        vessels = [self._vessels[m] for m in names]
+        going = [
+            i for i, v in enumerate(vessels) if v.chain_slots and v.chain_slots[-1] == slot - 1
+        ]
+        slow = np.zeros(len(names), dtype=bool)
+        if going:
+            g = np.array(going)
+            prev_lat = np.array([vessels[i].chain_lat[-1] for i in going])
+            prev_lon = np.array([vessels[i].chain_lon[-1] for i in going])
+            km = haversine_km(prev_lat, prev_lon, lat[g], lon[g])
+            slow[g] = (
+                km / params.resample_seconds / KNOT_KM_PER_SECOND < params.loitering_max_speed_knots
+            )
+        for i, (m, la, lo) in enumerate(zip(names, lat.tolist(), lon.tolist(), strict=True)):
+            v = vessels[i]
+            if slow[i]:
+                v.chain_slots.append(slot)
+                v.chain_lat.append(la)
+                v.chain_lon.append(lo)
+                continue
             self._end_chain(m)
             v.chain_slots, v.chain_lat, v.chain_lon = [slot], [la], [lo]
         self._present_before = present
@@ -419,9 +444,9 @@ class StreamAnalyzer:
 
     def _close_group(self, key: tuple[int, int], pair: _Pair) -> None:
         if pair.group:
-            found = summarize(pair.group, self.shore, self.params, self.analysis.encounter_stats)
+            accepted = summarize(pair.group, self.shore, self.params, self.analysis.encounter_stats)
             pair.group = []
-            if found is not None:
+            for found in accepted:
                 self.analysis.encounters.append(found)
                 for m in found.vessels:
                     self._encounters_of.setdefault(m, []).append(found)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from trilat.adapters import _ais_layouts as layouts
 from trilat.adapters._ais_layouts import Layout, decode_value, payload_bits
@@ -451,10 +452,10 @@ def _assemble_clean(
 
     That holds when nothing was pending before the batch, every fragment continues its
     (talker, id, channel) group in order, complete groups fit in the window, no group would
-    have been evicted, and the groups left open at the end start within one window of each
-    other. Then returns the six-bit values of the complete payloads with their lengths, fill
-    bits and completing lines, and the lines of the open groups (to be fed to the decoder);
-    otherwise None, and the caller reassembles line by line.
+    have been evicted, and no group left open at the end started more than one window
+    before the last group start. Then returns the six-bit values of the complete payloads
+    with their lengths, fill bits and completing lines, and the lines of the open groups (to
+    be fed to the decoder); otherwise None, and the caller reassembles line by line.
     """
     line = multi_idx
     s = starts[line]
@@ -487,8 +488,10 @@ def _assemble_clean(
     first_line, last_line = line[group_first], line[group_last]
     if np.any(last_line[complete] - first_line[complete] > decoder.fragment_window):
         return None
-    open_first = np.sort(first_line[~complete])
-    if len(open_first) and open_first[-1] - open_first[0] > decoder.fragment_window:
+    # A group left open must not expire while this batch runs: every later group start
+    # sweeps expired groups away, so the last start must lie within the window of it.
+    open_first = first_line[~complete]
+    if len(open_first) and first_line.max() - open_first.min() > decoder.fragment_window:
         return None
     # Groups waiting when each group starts: started before it and not completed before it.
     started = np.sort(first_line)
@@ -592,7 +595,11 @@ def _decode_payloads(
 
 
 def _matrix(six: _Array, pos: _Array, chars: int) -> _Array:
-    return six[pos[:, None] + np.arange(chars)]
+    """Rows of *chars* six-bit values starting at each of *pos* (rows of a sliding view)."""
+    if len(six) < chars:
+        six = np.concatenate([six, np.zeros(chars - len(six), dtype=six.dtype)])
+    rows: _Array = sliding_window_view(six, chars)[pos]
+    return rows
 
 
 __all__ = ["Batch", "Table", "decode_lines"]

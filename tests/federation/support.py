@@ -17,7 +17,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +32,7 @@ from trilat.cli.peer import add
 from trilat.config import load_settings
 from trilat.core.agreements import parse_classification
 from trilat.core.labels import parse_label
+from trilat.federation.clock import SCENARIO_CLOCK_FILE
 from trilat.store import open_store
 
 TRILAT = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "trilat")
@@ -194,12 +195,21 @@ class Cluster:
     proxies: dict[tuple[str, str], Proxy] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, root: Path, *, proxied: Iterable[tuple[str, str]] = ()) -> Cluster:
+    def start(
+        cls,
+        root: Path,
+        *,
+        proxied: Iterable[tuple[str, str]] = (),
+        scenario: str | None = None,
+    ) -> Cluster:
+        """Initialise, peer and serve the three nodes; *scenario* sets their clocks."""
         cluster = cls(root)
         for nation in NATIONS:
             directory = root / nation.lower()
             port = free_port()
             init(directory, nation=nation, listen=f"127.0.0.1:{port}", db=None, node_id=None)
+            if scenario is not None:
+                (directory / SCENARIO_CLOCK_FILE).write_text(scenario + "\n")
             token = (directory / "admin.token").read_text().strip()
             cluster.nodes[nation] = Node(nation, directory, port, token=token)
         for sender, receiver in proxied:
@@ -457,6 +467,16 @@ def wait_settled(cluster: Cluster, timeout: float, nations: Iterable[str] = NATI
         quiet = quiet + 1 if behind == 0 and now == heads else 0
         heads = now
         time.sleep(0.3)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> bool:
+    """Poll *predicate* until it holds or *timeout* seconds pass; returns the last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
 
 
 def post_consents(cluster: Cluster, items: list[Posted], rng: random.Random, share: float) -> int:

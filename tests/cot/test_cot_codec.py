@@ -141,8 +141,24 @@ def test_a_label_is_written_into_access_and_the_trilat_detail_keeping_unknown_de
         b'<detail><__trilat label="UNCLASSIFIED"/></detail>',
         b'<detail><__trilat label="TOP SECRET//NOFORN"></__trilat><contact callsign="X"/></detail>',
         b'<detail><__trilat label="A"/><x/><__trilat label="B" /></detail>',
+        b"<detail><remarks><![CDATA[</detail> <x>]]></remarks><!-- </detail> --></detail>",
+        b"<detail><x><detail></detail></x></detail><!-- </detail> -->",
+        b'<detail><__trilat label="A"><!-- </__trilat> --></__trilat></detail>',
+        b'<detail a="/>"/>',
     ],
-    ids=["empty", "empty-spaced", "absent", "open-close", "marked", "marked-long", "twice"],
+    ids=[
+        "empty",
+        "empty-spaced",
+        "absent",
+        "open-close",
+        "marked",
+        "marked-long",
+        "twice",
+        "cdata-and-comment",
+        "nested-detail",
+        "commented-mark",
+        "quoted-close",
+    ],
 )
 def test_outbound_marks_replace_incoming_ones_whatever_the_detail_shape(detail: bytes) -> None:
     event = decode_event(event_bytes("t2", detail, extra=' access="Undefined"'))

@@ -28,6 +28,19 @@ backlog used only while its socket is not draining; past ``max_queue_bytes`` the
 are dropped and counted (or, with ``slow_client="disconnect"``, the connection is closed), so a
 slow reader never stalls the others. With ``idle_timeout`` set, a client that sends nothing
 (TAK clients send SA or ``t-x-c-t`` pings as keep-alives) for that long is closed.
+
+Wiring, as a node does it::
+
+    server = CotServer(
+        authenticate=lambda info: users.by_certificate(info.certificate_sha256),
+        may_deliver=lambda label, user: policy.may_view(
+            Subject(label=label, topics=("maritime.track",)), user.nation, user.clearance,
+            node_nation, clock.now()).allowed,
+        sink=lambda event, user: inbox.put_nowait((event, user)),  # store after fan-out
+    )
+    await server.listen(Listener("0.0.0.0", 8089, parse_label("SECRET//REL TO USA, JPN, KOR",
+                                 owner=node_nation), ssl=server_tls_context(cert, key, ca)))
+    server.publish(decode_event(format_event(...)), item.label)  # node-originated tracks out
 """
 
 from __future__ import annotations

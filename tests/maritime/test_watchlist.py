@@ -106,7 +106,8 @@ def test_alerts_for_appearing_entering_an_area_going_dark_and_meeting(
     assert ("watch_encounter", "met") in kinds
     entries = [a for a in alerts if a["type"] == "watch_area_entry"]
     assert entries
-    assert {a["mmsi"] for a in entries} <= {met_a}
+    assert met_a in {a["mmsi"] for a in entries}
+    assert {a["mmsi"] for a in entries} <= {met_a, dark_mmsi}  # only listed vessels
     assert all(a["mmsi"] in (dark_mmsi, met_a) for a in alerts)
     reappeared = [a for a in alerts if a["type"] == "watch_appeared" and a["entry"] == "dark"]
     assert len(reappeared) == 2  # first seen, then back after the planted dark period

@@ -205,7 +205,8 @@ def generate(
     out_t: list[NDArray[np.int64]] = []
     out_la: list[NDArray[np.float64]] = []
     out_lo: list[NDArray[np.float64]] = []
-    site_cycle = [SITES[i % len(SITES)] for i in rng.permutation(len(SITES) * 4)]
+    rounds = (encounters + loiterers + dark_offshore) // len(SITES) + 1
+    site_cycle = [SITES[i] for _ in range(rounds) for i in rng.permutation(len(SITES))]
     k = 0
     while k < vessels:
         role = roles[k]

@@ -20,6 +20,15 @@ from trilat.analytics.maritime.params import DEFAULT_PARAMETERS, MaritimeParamet
 from trilat.analytics.maritime.positions import ParseSummary, Positions, parse_positions_csv
 from trilat.analytics.maritime.resample import GridTrack, resample
 from trilat.analytics.maritime.shore import LandSource, ShoreModel, default_shore_model
+from trilat.analytics.maritime.stream import StreamAnalyzer, analyze_stream
+from trilat.analytics.maritime.watchlist import (
+    WatchArea,
+    WatchEntry,
+    Watchlist,
+    WatchMonitor,
+    normalize_name,
+    watch_alerts,
+)
 
 __all__ = [
     "DEFAULT_PARAMETERS",
@@ -36,12 +45,20 @@ __all__ = [
     "Positions",
     "Result",
     "ShoreModel",
+    "StreamAnalyzer",
+    "WatchArea",
+    "WatchEntry",
+    "WatchMonitor",
+    "Watchlist",
     "analyze",
+    "analyze_stream",
     "clean_positions",
     "default_shore_model",
     "derived_item",
     "derived_refs",
     "events_of",
+    "normalize_name",
     "parse_positions_csv",
     "resample",
+    "watch_alerts",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -15,8 +17,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+import typer
 
 from tests.store.backends import BACKENDS, postgres_database, store_url_for
+from trilat.cli.errors import run_guarded
+from trilat.cli.node import register
+
+cli_app = typer.Typer(pretty_exceptions_enable=False)
+register(cli_app)  # the node commands exactly as `trilat` wires them
 
 __all__ = ["postgres_database"]
 
@@ -24,7 +32,17 @@ TRILAT = str(Path(sys.executable).with_name("trilat"))
 
 
 def trilat(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([TRILAT, *args], capture_output=True, text=True, timeout=120)
+    """Run one ``trilat`` command in-process (same entry point, exit codes and output as the
+    console script); servers below run as real child processes."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.argv
+    sys.argv = ["trilat", *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = run_guarded(cli_app)
+    finally:
+        sys.argv = saved
+    done = subprocess.CompletedProcess(["trilat", *args], code, out.getvalue(), err.getvalue())
     if check:
         assert done.returncode == 0, done.stderr
     return done

@@ -1,0 +1,997 @@
+"""TAXII 2.1 server endpoint of the node (OASIS TAXII Version 2.1, CS01).
+
+Discovery at ``/taxii2/``, one API root ``/taxii2/trilat/``, and one collection per topic
+prefix (``cyber`` and the node's other topics): a collection holds the node's
+``indicator`` items (STIX 2.1 bodies) with a topic under its prefix. Every object that
+leaves goes through ``Node.visible`` and so through ``Policy.may_view`` for the requesting
+user, on every endpoint: objects, one object, its versions and the manifest. A DISPLAY
+ONLY view by a liaison officer is audited there, as on the REST API.
+
+Writes (``POST objects``) fail closed: each object's label comes from its markings
+(``adapters.stix.item_from_stix``); an object with no marking, or a marking trilat does not
+understand, or a label owned by another nation, is refused with a per-object failure in
+the status resource; never is a label guessed. The accepted objects of one request are
+sealed and committed with their ``accept`` audit leaves in one transaction.
+
+Pagination is keyset on the store's insertion sequence: ``next`` is the node's HMAC cursor
+of the last row scanned plus a fingerprint of the query, so it is tamper-evident, stable
+under concurrent inserts and costs the same on the millionth object as on the first.
+``date_added`` is the item's sealing time (``created``); objects come in insertion order.
+
+Errors are TAXII error messages (``title``, ``description``, ``http_status``...) in
+``application/taxii+json;version=2.1``, never problem+json.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+import msgspec
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from trilat.adapters.stix import (
+    LABEL_EXTENSION_ID,
+    TRILAT_IDENTITY_ID,
+    envelope_to_stix,
+    item_from_stix,
+)
+from trilat.api.auth import ORIGINATING_ROLES, same_hash, token_hash
+from trilat.api.cursor import CursorError
+from trilat.api.node import Node, Visible
+from trilat.api.problems import BodyTooLarge
+from trilat.core.clock import format_time, parse_time
+from trilat.core.errors import DecodeError, LabelError, StoreError, TrilatError
+from trilat.core.items import Envelope, Item, seal
+from trilat.core.labels import format_banner, parse_label
+from trilat.kinds import parse_body
+from trilat.store import AuditEntry, ItemFilter, ItemRow, StoredItem, User
+from trilat.store.auditlog import audit_entry
+from trilat.store.records import document_text, item_row
+
+__all__ = [
+    "API_ROOT",
+    "DEFAULT_TOPICS",
+    "PREFIX",
+    "STIX_MEDIA_TYPE",
+    "TAXII_MEDIA_TYPE",
+    "Collection",
+    "collection_for",
+    "install_taxii",
+]
+
+_log = logging.getLogger(__name__)
+
+TAXII_MEDIA_TYPE: Final = "application/taxii+json;version=2.1"
+STIX_MEDIA_TYPE: Final = "application/stix+json;version=2.1"
+PREFIX: Final = "/taxii2"
+API_ROOT: Final = f"{PREFIX}/trilat/"
+DEFAULT_TOPICS: Final = (
+    "cyber",
+    "dprk",
+    "maritime",
+    "air",
+    "hadr",
+    "logistics",
+    "transport",
+    "exercise",
+    "public",
+)
+"""The topic prefixes that get a collection unless the node is given others."""
+
+_COLLECTION_NAMESPACE: Final = uuid.UUID("5b0d3c1e-4f1a-4c61-9d5e-7a3f0c2b9e10")
+_STATUS_META: Final = "taxii.status."
+_SCAN_BATCH: Final = 500
+_INDEX_BATCH: Final = 5000
+_DEFINITION_IDS: Final = frozenset({TRILAT_IDENTITY_ID, LABEL_EXTENSION_ID})
+_MATCH_KEYS: Final = frozenset({"type", "id", "spec_version", "version"})
+
+
+# --- errors and responses --------------------------------------------------------------------
+
+
+class TaxiiError(Exception):
+    """A TAXII error message (TAXII 2.1 §3.6.1): answered as it is, whole request refused."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        description: str,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.status, self.title, self.description = status, title, description
+        self.code = code or title.lower().replace(" ", "-")
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "description": self.description,
+            "error_id": str(uuid.uuid4()),
+            "error_code": self.code,
+            "http_status": str(self.status),
+        }
+
+
+def _unauthorised(description: str) -> TaxiiError:
+    return TaxiiError(
+        401,
+        "Unauthorized",
+        description,
+        headers={"WWW-Authenticate": 'Basic realm="trilat TAXII", Bearer realm="trilat TAXII"'},
+    )
+
+
+def _response(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return Response(body, status_code=status, media_type=TAXII_MEDIA_TYPE, headers=headers)
+
+
+def _error_response(error: TaxiiError) -> Response:
+    return _response(error.body(), error.status, error.headers)
+
+
+# --- media types and authentication ----------------------------------------------------------
+
+
+def _media_ranges(header: str) -> list[tuple[str, dict[str, str]]]:
+    ranges = []
+    for part in header.split(","):
+        pieces = [piece.strip() for piece in part.split(";")]
+        if not pieces[0]:
+            continue
+        parameters = {}
+        for piece in pieces[1:]:
+            name, _, value = piece.partition("=")
+            parameters[name.strip().lower()] = value.strip().strip('"')
+        ranges.append((pieces[0].lower(), parameters))
+    return ranges
+
+
+def _is_taxii(media: str, parameters: dict[str, str]) -> bool:
+    return media == "application/taxii+json" and parameters.get("version", "2.1") == "2.1"
+
+
+def _check_accept(request: Request) -> None:
+    header = request.headers.get("accept", "*/*")
+    for media, parameters in _media_ranges(header):
+        if parameters.get("q") in ("0", "0.0", "0.00", "0.000"):
+            continue
+        if _is_taxii(media, parameters) or media in ("*/*", "application/*"):
+            return
+    raise TaxiiError(
+        406,
+        "Not Acceptable",
+        f"this endpoint answers only {TAXII_MEDIA_TYPE}, not {header[:100]!r}",
+    )
+
+
+def _check_content_type(request: Request) -> None:
+    header = request.headers.get("content-type", "")
+    ranges = _media_ranges(header)
+    if len(ranges) != 1 or not _is_taxii(*ranges[0]):
+        raise TaxiiError(
+            415,
+            "Unsupported Media Type",
+            f"POST a TAXII envelope as {TAXII_MEDIA_TYPE}, not {header[:100]!r}",
+        )
+
+
+def _authenticate(node: Node, request: Request) -> User:
+    """The user behind a Bearer token or Basic credentials (user name, token as password)."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise _unauthorised("credentials are required (Basic or Bearer)")
+    scheme, _, value = header.partition(" ")
+    name: str | None = None
+    if scheme.lower() == "bearer":
+        token = value.strip()
+    elif scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise _unauthorised("Basic credentials are not base64 of name:token") from None
+        name, colon, token = decoded.partition(":")
+        if not colon:
+            raise _unauthorised("Basic credentials are not base64 of name:token")
+    else:
+        raise _unauthorised(f"unsupported authorization scheme {scheme[:20]!r}")
+    if not token:
+        raise _unauthorised("empty token")
+    presented = token_hash(token)
+    user = node.store.user_by_token(presented)
+    if user is None or not same_hash(user.token_hash, presented):
+        raise _unauthorised("unknown credentials")
+    if name is not None and name != user.name:
+        raise _unauthorised("unknown credentials")
+    return user
+
+
+def _may_write(node: Node, user: User) -> bool:
+    return user.nationality == node.nation and bool(set(user.roles) & ORIGINATING_ROLES)
+
+
+# --- collections -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """A TAXII collection: the indicator items with a topic under ``topic``."""
+
+    id: str
+    topic: str
+    title: str
+    description: str
+
+    def holds(self, envelope: Envelope) -> bool:
+        return envelope.kind == "indicator" and any(
+            topic == self.topic or topic.startswith(self.topic + ".") for topic in envelope.topics
+        )
+
+    def resource(self, *, can_write: bool) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "can_read": True,
+            "can_write": can_write,
+            "media_types": [STIX_MEDIA_TYPE],
+        }
+
+
+def collection_for(topic: str) -> Collection:
+    """The collection of *topic* (its id is derived from the topic: stable across restarts)."""
+    return Collection(
+        id=str(uuid.uuid5(_COLLECTION_NAMESPACE, topic)),
+        topic=topic,
+        title=f"trilat {topic}",
+        description=f"STIX 2.1 objects of indicator items on topic {topic!r} and below, "
+        "each one shown only to users its security label allows.",
+    )
+
+
+# --- the STIX id index -----------------------------------------------------------------------
+
+
+class _Body(msgspec.Struct):
+    id: str = ""
+
+
+class _Document(msgspec.Struct):
+    body: _Body
+
+
+_DOCUMENT = msgspec.json.Decoder(_Document)
+
+
+class _StixIndex:
+    """STIX object id → the store sequences of indicator items carrying it (all versions).
+
+    In memory, keyed by the id's hash (a collision only costs a lookup that finds another
+    object); caught up from the store before each use, so it sees items written by other
+    processes too. Hidden and recalled items are in it: visibility is checked on use.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cursor = 0
+        self._one: dict[int, int] = {}
+        self._many: dict[int, list[int]] = {}
+
+    def refresh(self, node: Node) -> None:
+        with self._lock:
+            while True:
+                batch = node.store.read_after(
+                    self._cursor, _INDEX_BATCH, ItemFilter(kind="indicator")
+                )
+                for stored in batch:
+                    if stored.document is not None:
+                        self._add(_stix_id(stored.document), stored.seq)
+                if batch:
+                    self._cursor = batch[-1].seq
+                if len(batch) < _INDEX_BATCH:
+                    return
+
+    def _add(self, stix_id: str, seq: int) -> None:
+        key = hash(stix_id)
+        more = self._many.get(key)
+        if more is not None:
+            more.append(seq)
+            return
+        first = self._one.get(key)
+        if first is None:
+            self._one[key] = seq
+        else:
+            del self._one[key]
+            self._many[key] = [first, seq]
+
+    def seqs(self, stix_id: str) -> list[int]:
+        key = hash(stix_id)
+        with self._lock:
+            if key in self._one:
+                return [self._one[key]]
+            return list(self._many.get(key, ()))
+
+    def single(self, stix_id: str) -> bool:
+        with self._lock:
+            return hash(stix_id) in self._one
+
+
+def _stix_id(document: str) -> str:
+    try:
+        return _DOCUMENT.decode(document).body.id
+    except msgspec.DecodeError:
+        return ""
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """The filters of one GET (TAXII 2.1 §3.4)."""
+
+    added_after: datetime | None = None
+    limit: int = 100
+    after: int = 0
+    types: frozenset[str] | None = None
+    ids: tuple[str, ...] | None = None
+    spec_versions: frozenset[str] | None = None
+    versions: tuple[str, ...] = ("last",)
+    fingerprint: str = ""
+
+
+@dataclass(slots=True)
+class _Shown:
+    """A visible object version: the item and what TAXII says about it."""
+
+    visible: Visible
+    stix: dict[str, Any]
+    date_added: str
+    version: str
+
+    @property
+    def seq(self) -> int:
+        return self.visible.seq
+
+
+def _parse_query(
+    node: Node, request: Request, collection: str, *, allowed: frozenset[str]
+) -> _Query:
+    params = request.query_params
+    unknown = sorted(
+        key
+        for key in params
+        if key not in ("added_after", "limit", "next")
+        and not (key.startswith("match[") and key.endswith("]") and key[6:-1] in allowed)
+    )
+    if unknown:
+        raise TaxiiError(400, "Bad Request", f"unsupported query parameter {unknown[0][:60]!r}")
+    added_after: datetime | None = None
+    if "added_after" in params:
+        try:
+            added_after = parse_time(params["added_after"])
+        except ValueError:
+            raise TaxiiError(
+                400,
+                "Bad Request",
+                f"added_after is not an RFC 3339 timestamp: {params['added_after'][:60]!r}",
+            ) from None
+    limit = node.page_limit
+    if "limit" in params:
+        text = params["limit"]
+        if not text.isdigit() or int(text) < 1:
+            raise TaxiiError(400, "Bad Request", f"limit must be a positive integer: {text[:20]!r}")
+        limit = min(int(text), node.page_limit)
+
+    def listed(key: str) -> tuple[str, ...] | None:
+        values = params.getlist(f"match[{key}]")
+        if not values:
+            return None
+        parts = tuple(part.strip() for value in values for part in value.split(","))
+        if not all(parts):
+            raise TaxiiError(400, "Bad Request", f"match[{key}] has an empty value")
+        return parts
+
+    types, ids = listed("type"), listed("id")
+    spec_versions, versions = listed("spec_version"), listed("version")
+    for version in versions or ():
+        if version not in ("first", "last", "all"):
+            try:
+                parse_time(version)
+            except ValueError:
+                raise TaxiiError(
+                    400,
+                    "Bad Request",
+                    f"match[version] is not first, last, all or a time: {version[:60]!r}",
+                ) from None
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            [collection, params.get("added_after"), types, ids, spec_versions, versions]
+        ).encode()
+    ).hexdigest()[:16]
+    after = 0
+    if "next" in params:
+        token = params["next"]
+        cursor, dot, mark = token.partition(".")
+        try:
+            after = node.cursors.decode(cursor)
+        except CursorError:
+            raise TaxiiError(
+                400, "Bad Request", "next is not a token this server issued", code="bad-next"
+            ) from None
+        if not dot or mark != fingerprint:
+            raise TaxiiError(
+                400,
+                "Bad Request",
+                "next was issued for another collection or other filters",
+                code="bad-next",
+            )
+    return _Query(
+        added_after=added_after,
+        limit=limit,
+        after=after,
+        types=frozenset(types) if types else None,
+        ids=ids,
+        spec_versions=frozenset(spec_versions) if spec_versions else None,
+        versions=versions or ("last",),
+        fingerprint=fingerprint,
+    )
+
+
+def _version_of(stix: dict[str, Any], date_added: str) -> str:
+    version = stix.get("modified") or stix.get("created") or date_added
+    return str(version)
+
+
+def _same_time(text: str, wanted: Iterable[datetime]) -> bool:
+    try:
+        at = parse_time(text)
+    except ValueError:
+        return False
+    return any(at == other for other in wanted)
+
+
+class _Reader:
+    """Reads one collection for one user: rows → visible objects → TAXII filters."""
+
+    def __init__(self, node: Node, index: _StixIndex, collection: Collection, user: User) -> None:
+        self.node, self.index, self.collection, self.user = node, index, collection, user
+        self._versions: dict[str, list[_Shown]] = {}
+
+    def shown(self, rows: Sequence[StoredItem]) -> list[_Shown]:
+        out = []
+        for visible in self.node.visible(rows, self.user):
+            if not self.collection.holds(visible.envelope):
+                continue
+            try:
+                stix = envelope_to_stix(visible.envelope)[0]
+            except DecodeError:
+                continue  # an indicator body that is not a STIX object is not served
+            date_added = format_time(visible.envelope.created)
+            out.append(_Shown(visible, stix, date_added, _version_of(stix, date_added)))
+        return out
+
+    def versions(self, stix_id: str) -> list[_Shown]:
+        """Every version of *stix_id* in the collection that the user may see, oldest first."""
+        if stix_id in self._versions:
+            return self._versions[stix_id]
+        rows = []
+        for seq in self.index.seqs(stix_id):
+            found = self.node.store.read_after(seq - 1, 1, ItemFilter(kind="indicator"))
+            if found and found[0].seq == seq:
+                rows.append(found[0])
+        shown = [s for s in self.shown(rows) if s.stix.get("id") == stix_id]
+        shown.sort(key=lambda s: (s.version, s.seq))
+        self._versions[stix_id] = shown
+        return shown
+
+    def matches(self, candidate: _Shown, query: _Query) -> bool:
+        stix = candidate.stix
+        if query.added_after is not None and parse_time(candidate.date_added) <= query.added_after:
+            return False
+        if query.types is not None and stix.get("type") not in query.types:
+            return False
+        if query.ids is not None and stix.get("id") not in query.ids:
+            return False
+        if query.spec_versions is not None and stix.get("spec_version") not in query.spec_versions:
+            return False
+        if "all" in query.versions:
+            return True
+        stix_id = str(stix.get("id"))
+        if self.index.single(stix_id):
+            versions = [candidate]
+        else:
+            versions = self.versions(stix_id)
+        if not versions:
+            return False
+        for wanted in query.versions:
+            if wanted == "last" and candidate.seq == versions[-1].seq:
+                return True
+            if wanted == "first" and candidate.seq == versions[0].seq:
+                return True
+        times = [parse_time(v) for v in query.versions if v not in ("first", "last")]
+        return bool(times) and _same_time(candidate.version, times)
+
+    def page(self, query: _Query) -> tuple[list[_Shown], int | None]:
+        """Up to ``limit`` matching objects after the query's cursor, and the cursor to go on
+        from (None when nothing is left). Scans a bounded number of rows per call."""
+        self.index.refresh(self.node)
+        if query.ids is not None:
+            return self._page_by_ids(query)
+        where = ItemFilter(
+            kind="indicator",
+            topic=self.collection.topic,
+            since=None if query.added_after is None else format_time(query.added_after),
+        )
+        found: list[_Shown] = []
+        cursor = query.after
+        budget = max(query.limit * 10, 2000)
+        while budget > 0:
+            want = min(_SCAN_BATCH, budget)
+            batch = self.node.store.read_after(cursor, want, where)
+            budget -= len(batch)
+            by_seq = {s.seq: s for s in self.shown(batch)}
+            for stored in batch:
+                candidate = by_seq.get(stored.seq)
+                if candidate is not None and self.matches(candidate, query):
+                    if len(found) == query.limit:
+                        return found, found[-1].seq
+                    found.append(candidate)
+                cursor = stored.seq
+            if len(batch) < want:
+                return found, None
+        return found, cursor
+
+    def _page_by_ids(self, query: _Query) -> tuple[list[_Shown], int | None]:
+        candidates: dict[int, _Shown] = {}
+        for stix_id in query.ids or ():
+            for shown in self.versions(stix_id):
+                if shown.seq > query.after:
+                    candidates[shown.seq] = shown
+        ordered = [candidates[seq] for seq in sorted(candidates)]
+        found: list[_Shown] = []
+        for candidate in ordered:
+            if self.matches(candidate, query):
+                if len(found) == query.limit:
+                    return found, found[-1].seq
+                found.append(candidate)
+        return found, None
+
+
+def _date_headers(shown: Sequence[_Shown]) -> dict[str, str]:
+    if not shown:
+        return {}
+    dates = [s.date_added for s in shown]
+    return {"X-TAXII-Date-Added-First": min(dates), "X-TAXII-Date-Added-Last": max(dates)}
+
+
+def _paged(
+    shown: Sequence[_Shown],
+    cursor: int | None,
+    node: Node,
+    query: _Query,
+    member: str,
+    render: Callable[[_Shown], Any],
+) -> Response:
+    document: dict[str, Any] = {"more": cursor is not None}
+    if cursor is not None:
+        document["next"] = f"{node.cursors.encode(cursor)}.{query.fingerprint}"
+    if shown:
+        document[member] = [render(s) for s in shown]
+    return _response(document, headers=_date_headers(shown))
+
+
+def _manifest_record(shown: _Shown) -> dict[str, Any]:
+    return {
+        "id": shown.stix["id"],
+        "date_added": shown.date_added,
+        "version": shown.version,
+        "media_type": STIX_MEDIA_TYPE,
+    }
+
+
+# --- adding objects --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Status:
+    """A status resource (TAXII 2.1 §4.3.1) being filled in."""
+
+    id: str
+    requested: str
+    total: int
+    successes: list[dict[str, str]] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+    def resource(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": "complete",
+            "request_timestamp": self.requested,
+            "total_count": self.total,
+            "success_count": len(self.successes),
+            "successes": self.successes,
+            "failure_count": len(self.failures),
+            "failures": self.failures,
+            "pending_count": 0,
+            "pendings": [],
+        }
+
+
+def _detail(obj: Any, message: str | None = None) -> dict[str, str]:
+    detail = {"id": str(obj.get("id", ""))[:200] if isinstance(obj, dict) else ""}
+    if isinstance(obj, dict):
+        version = obj.get("modified") or obj.get("created")
+        if isinstance(version, str):
+            detail["version"] = version[:40]
+    if message is not None:
+        detail["message"] = message[:500]
+    return detail
+
+
+def _objects_of(raw: bytes) -> list[Any]:
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TaxiiError(400, "Bad Request", f"the body is not JSON: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("objects"), list):
+        raise TaxiiError(
+            422, "Unprocessable Entity", "the body is not a TAXII envelope with an objects list"
+        )
+    unknown = sorted(set(document) - {"objects", "more", "next"})
+    if unknown:
+        raise TaxiiError(422, "Unprocessable Entity", f"unknown envelope member {unknown[0]!r}")
+    if not document["objects"]:
+        raise TaxiiError(422, "Unprocessable Entity", "the envelope holds no objects")
+    return list(document["objects"])
+
+
+@dataclass(slots=True)
+class _Accepted:
+    row: ItemRow
+    entry: AuditEntry
+    envelope: Envelope
+    document: str
+    detail: dict[str, str]
+
+
+def _add_objects(
+    node: Node, collection: Collection, user: User, objects: list[Any], requested: str
+) -> _Status:
+    status = _Status(str(uuid.uuid4()), requested, len(objects))
+    definitions = {
+        obj["id"]: obj
+        for obj in objects
+        if isinstance(obj, dict)
+        and obj.get("type") == "marking-definition"
+        and isinstance(obj.get("id"), str)
+    }
+    accepted: list[_Accepted] = []
+    for position, obj in enumerate(objects):
+        if not isinstance(obj, dict):
+            status.failures.append(_detail({}, f"objects[{position}] is not a JSON object"))
+            continue
+        if obj.get("type") == "marking-definition" or obj.get("id") in _DEFINITION_IDS:
+            status.successes.append(
+                _detail(obj, "definition read to label the other objects; not stored")
+            )
+            continue
+        try:
+            accepted.append(_accept(node, collection, user, obj, definitions))
+        except (DecodeError, LabelError) as exc:
+            status.failures.append(_detail(obj, str(exc)))
+        except _Refused as exc:
+            status.failures.append(_detail(obj, str(exc)))
+    if accepted:
+        try:
+            _commit(node, accepted)
+        except StoreError as exc:
+            _log.warning("taxii.add_failed collection=%s error=%s", collection.topic, exc)
+            status.failures.extend(
+                {**a.detail, "message": "the store refused the write; nothing was added"}
+                for a in accepted
+            )
+        else:
+            status.successes.extend(a.detail for a in accepted)
+    return status
+
+
+class _Refused(Exception):
+    """One object is refused (reason in the message)."""
+
+
+def _accept(
+    node: Node,
+    collection: Collection,
+    user: User,
+    obj: dict[str, Any],
+    definitions: dict[str, Any],
+) -> _Accepted:
+    item = item_from_stix(obj, definitions, topics=(collection.topic,))
+    owner = item.label.owner
+    if owner is not None and owner != node.nation:
+        raise _Refused(f"the label is owned by {owner}; this node originates only {node.nation}")
+    label = parse_label(format_banner(item.label), owner=node.nation)
+    if user.clearance < label.classification:
+        raise _Refused(f"the user is not cleared to originate {format_banner(label)}")
+    parse_body("indicator", item.body)
+    now = node.clock.now()
+    sealed = Item(kind="indicator", label=label, topics=item.topics, body=item.body)
+    envelope = seal(sealed, originator=node.originator, private_key=node._private_key, at=now)
+    document = document_text(envelope)
+    row = item_row(envelope, document)
+    entry = audit_entry(
+        "accept",
+        at=now,
+        actor=user.name,
+        item_id=envelope.id,
+        digest=row.digest,
+        kind=envelope.kind,
+        label=format_banner(label),
+        via="taxii",
+    )
+    return _Accepted(row, entry, envelope, document, _detail(obj))
+
+
+def _commit(node: Node, accepted: list[_Accepted]) -> None:
+    """One transaction for the request's items and their leaves; then publish in order."""
+    with node._write_lock:  # live events go out in commit order with the node's own writes
+        seqs = node.store.append_items([(a.row, a.entry) for a in accepted])
+        for item, seq in zip(accepted, seqs, strict=True):
+            node.announce(seq, item.envelope, item.document)
+    for item in accepted:
+        _log.info(
+            "item.accepted id=%s kind=indicator label=%r via=taxii",
+            item.envelope.id,
+            format_banner(item.envelope.label),
+        )
+
+
+# --- the router --------------------------------------------------------------------------------
+
+
+class _TaxiiEdge:
+    """Refuses a TAXII request whose declared body is over the limit with a TAXII error
+    (outermost, so that the API's problem+json limit never answers a TAXII client)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path", "").startswith(PREFIX):
+            for name, value in scope.get("headers", []):
+                if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                    response = _error_response(_too_large(self.limit))
+                    response.headers["connection"] = "close"
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _too_large(limit: int) -> TaxiiError:
+    return TaxiiError(
+        413, "Content Too Large", f"the envelope exceeds max_content_length ({limit} bytes)"
+    )
+
+
+def install_taxii(app: FastAPI, node: Node, topics: Sequence[str] = DEFAULT_TOPICS) -> None:
+    """Serve TAXII 2.1 for *node* on *app*, one collection per topic prefix in *topics*.
+
+    Call after the API's own middleware is added (this adds the outermost one).
+    """
+    if not topics or len(set(topics)) != len(topics):
+        raise ValueError("TAXII needs distinct collection topics")
+    collections = {c.id: c for c in (collection_for(topic) for topic in topics)}
+    index = _StixIndex()
+    router = APIRouter(include_in_schema=False)
+
+    def guarded(
+        handler: Callable[[Request, User], Response],
+    ) -> Callable[[Request], Any]:
+        def endpoint(request: Request) -> Response:
+            try:
+                _check_accept(request)
+                user = _authenticate(node, request)
+                return handler(request, user)
+            except TaxiiError as exc:
+                return _error_response(exc)
+            except StoreError:
+                _log.warning("taxii.store_unavailable path=%s", request.url.path)
+                return _error_response(
+                    TaxiiError(503, "Service Unavailable", "the store is unavailable")
+                )
+            except TrilatError as exc:
+                _log.warning("taxii.failed path=%s error=%s", request.url.path, type(exc).__name__)
+                return _error_response(TaxiiError(500, "Internal Error", "internal error"))
+
+        return endpoint
+
+    def collection_of(request: Request) -> Collection:
+        identifier = request.path_params["collection"]
+        collection = collections.get(identifier)
+        if collection is None:
+            raise TaxiiError(404, "Not Found", f"no collection {identifier[:60]!r}")
+        return collection
+
+    def discovery(request: Request, user: User) -> Response:
+        root = str(request.base_url).rstrip("/") + API_ROOT
+        return _response(
+            {
+                "title": f"trilat {node.node_id} ({node.nation})",
+                "description": "TAXII 2.1 endpoint of a trilat node: every object is shown "
+                "only to users its security label allows.",
+                "default": root,
+                "api_roots": [root],
+            }
+        )
+
+    def api_root(request: Request, user: User) -> Response:
+        return _response(
+            {
+                "title": f"trilat {node.node_id}",
+                "description": f"Labelled STIX 2.1 objects held by the {node.nation} node.",
+                "versions": [TAXII_MEDIA_TYPE],
+                "max_content_length": node.body_limit,
+            }
+        )
+
+    def list_collections(request: Request, user: User) -> Response:
+        can_write = _may_write(node, user)
+        return _response(
+            {"collections": [c.resource(can_write=can_write) for c in collections.values()]}
+        )
+
+    def get_collection(request: Request, user: User) -> Response:
+        return _response(collection_of(request).resource(can_write=_may_write(node, user)))
+
+    def get_objects(request: Request, user: User) -> Response:
+        collection = collection_of(request)
+        query = _parse_query(node, request, collection.id, allowed=_MATCH_KEYS)
+        shown, cursor = _Reader(node, index, collection, user).page(query)
+        return _paged(shown, cursor, node, query, "objects", lambda s: s.stix)
+
+    def get_manifest(request: Request, user: User) -> Response:
+        collection = collection_of(request)
+        query = _parse_query(node, request, collection.id, allowed=_MATCH_KEYS)
+        shown, cursor = _Reader(node, index, collection, user).page(query)
+        return _paged(shown, cursor, node, query, "objects", _manifest_record)
+
+    def object_query(request: Request, collection: Collection, allowed: frozenset[str]) -> _Query:
+        stix_id = request.path_params["object_id"]
+        query = _parse_query(node, request, f"{collection.id}/{stix_id}", allowed=allowed)
+        return _Query(
+            added_after=query.added_after,
+            limit=query.limit,
+            after=query.after,
+            ids=(stix_id,),
+            spec_versions=query.spec_versions,
+            versions=query.versions,
+            fingerprint=query.fingerprint,
+        )
+
+    def get_object(request: Request, user: User) -> Response:
+        collection = collection_of(request)
+        query = object_query(request, collection, frozenset({"version", "spec_version"}))
+        reader = _Reader(node, index, collection, user)
+        reader.index.refresh(node)
+        if not reader.versions(query.ids[0] if query.ids else ""):
+            raise TaxiiError(404, "Not Found", "no such object in this collection")
+        shown, cursor = reader.page(query)
+        return _paged(shown, cursor, node, query, "objects", lambda s: s.stix)
+
+    def get_versions(request: Request, user: User) -> Response:
+        collection = collection_of(request)
+        query = object_query(request, collection, frozenset({"spec_version"}))
+        query = _Query(
+            added_after=query.added_after,
+            limit=query.limit,
+            after=query.after,
+            ids=query.ids,
+            spec_versions=query.spec_versions,
+            versions=("all",),
+            fingerprint=query.fingerprint,
+        )
+        reader = _Reader(node, index, collection, user)
+        reader.index.refresh(node)
+        if not reader.versions(query.ids[0] if query.ids else ""):
+            raise TaxiiError(404, "Not Found", "no such object in this collection")
+        shown, cursor = reader.page(query)
+        return _paged(shown, cursor, node, query, "versions", lambda s: s.version)
+
+    def get_status(request: Request, user: User) -> Response:
+        identifier = request.path_params["status_id"]
+        try:
+            identifier = str(uuid.UUID(identifier))
+        except ValueError:
+            raise TaxiiError(404, "Not Found", "no such status resource") from None
+        stored = node.store.get_meta(_STATUS_META + identifier)
+        record = json.loads(stored) if stored else None
+        if record is None or record.get("user") != user.name:
+            raise TaxiiError(404, "Not Found", "no such status resource")
+        return _response(record["status"])
+
+    for path, handler in (
+        ("/", discovery),
+        ("/trilat/", api_root),
+        ("/trilat/collections/", list_collections),
+        ("/trilat/collections/{collection}/", get_collection),
+        ("/trilat/collections/{collection}/objects/", get_objects),
+        ("/trilat/collections/{collection}/manifest/", get_manifest),
+        ("/trilat/collections/{collection}/objects/{object_id}/", get_object),
+        ("/trilat/collections/{collection}/objects/{object_id}/versions/", get_versions),
+        ("/trilat/status/{status_id}/", get_status),
+    ):
+        router.add_api_route(PREFIX + path, guarded(handler), methods=["GET"])
+
+    async def post_objects(request: Request) -> Response:
+        try:
+            _check_accept(request)
+            user = await run_in_threadpool(_authenticate, node, request)
+            collection = collection_of(request)
+            _check_content_type(request)
+            if not _may_write(node, user):
+                raise TaxiiError(
+                    403,
+                    "Forbidden",
+                    f"only {node.nation} users who originate items may add objects",
+                )
+            try:
+                raw = await request.body()
+            except BodyTooLarge:
+                raise _too_large(node.body_limit) from None
+            if len(raw) > node.body_limit:
+                raise _too_large(node.body_limit)
+            objects = _objects_of(raw)
+            requested = format_time(node.clock.now())
+            status = await run_in_threadpool(
+                _add_objects, node, collection, user, objects, requested
+            )
+            resource = status.resource()
+            record = json.dumps({"user": user.name, "status": resource})
+            await run_in_threadpool(node.store.set_meta, _STATUS_META + status.id, record)
+            _log.info(
+                "taxii.add collection=%s user=%s success=%d failure=%d",
+                collection.topic,
+                user.name,
+                len(status.successes),
+                len(status.failures),
+            )
+            return _response(resource, 202)
+        except TaxiiError as exc:
+            return _error_response(exc)
+        except StoreError:
+            return _error_response(
+                TaxiiError(503, "Service Unavailable", "the store is unavailable")
+            )
+
+    router.add_api_route(
+        PREFIX + "/trilat/collections/{collection}/objects/", post_objects, methods=["POST"]
+    )
+
+    def unknown(request: Request) -> Response:
+        return _error_response(
+            TaxiiError(404, "Not Found", f"no TAXII resource at {request.url.path[:100]!r}")
+        )
+
+    router.add_api_route(
+        PREFIX + "/{rest:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]
+    )
+    app.include_router(router)
+    app.add_middleware(_TaxiiEdge, limit=node.body_limit)

@@ -445,3 +445,29 @@ def test_a_failing_store_gives_a_generic_5xx_problem(
     usa.node.store.close()
     problem = assert_problem(client.get(ITEMS, headers=usa.auth("admin")), 503)
     assert problem["detail"] == "store unavailable" or problem["detail"] == "internal error"
+
+
+def test_an_unreadable_stored_envelope_is_never_shown_and_breaks_nothing(
+    client: TestClient, usa: NodeUnderTest
+) -> None:
+    from trilat.store.auditlog import audit_entry
+    from trilat.store.base import ItemRow
+
+    post(client, usa, report("UNCLASSIFIED", text="fine"))
+    broken = '{"id":"01890000-0000-7000-8000-0000000000ff","label":"SECRET//REL TO MARS"}'
+    row = ItemRow(
+        id="01890000-0000-7000-8000-0000000000ff",
+        kind="report",
+        created="2024-01-01T00:00:00.000Z",
+        classification=0,
+        originator_nation="USA",
+        topics=("dprk.missile",),
+        document=broken,
+        digest="0" * 64,
+    )
+    usa.node.store.append_item(
+        row, audit_entry("accept", at=usa.node.clock.now(), actor="peer", item_id=row.id)
+    )
+    post(client, usa, report("UNCLASSIFIED", text="after"))
+    assert listed(client, usa, "admin") == ["fine", "after"]
+    assert_problem(client.get(f"{ITEMS}/{row.id}", headers=usa.auth("admin")), 404)

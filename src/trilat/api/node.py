@@ -29,7 +29,7 @@ from trilat.core import audit
 from trilat.core._crypto import public_key_of
 from trilat.core.audit import Checkpoint, VerifierKey
 from trilat.core.clock import Clock, SystemClock
-from trilat.core.errors import AuditError, PolicyError, StoreError
+from trilat.core.errors import AuditError, DecodeError, LabelError, PolicyError, StoreError
 from trilat.core.items import (
     Envelope,
     Item,
@@ -232,7 +232,11 @@ class Node:
         shown: list[Visible] = []
         views = []
         for stored in items:
-            envelope = self.envelope_of(stored)
+            try:
+                envelope = self.envelope_of(stored)
+            except (DecodeError, LabelError, ValueError) as exc:  # fail closed: never shown
+                _log.warning("item.unreadable id=%s error=%s", stored.id, type(exc).__name__)
+                continue
             if envelope is None or stored.document is None:
                 continue
             decision = self.view(envelope, user, now)

@@ -285,6 +285,7 @@ def test_missing_or_unknown_tokens_are_401_on_every_protected_route(client: Test
         ("GET", "/api/v1/audit/checkpoint"),
         ("GET", "/api/v1/audit/proof/0"),
         ("POST", "/api/v1/documents"),
+        ("GET", "/api/v1/documents/" + "0" * 64),
     ]
     for method, path in routes:
         for headers in ({}, {"Authorization": "Bearer trl_nope"}, {"Authorization": "Basic x"}):

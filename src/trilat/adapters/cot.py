@@ -13,6 +13,8 @@ fans the same bytes out to every recipient; unknown detail is preserved byte for
 
 Outbound marking: the event's label is written in the ``access`` attribute of ``<event>`` and in
 a ``<__trilat label="…"/>`` element inside ``<detail>``; any such marks that came in are replaced.
+An incoming ``access`` attribute is never read as a label (TAK clients write free text there,
+such as ``Undefined``); only a ``__trilat`` mark can make an event's label stricter.
 """
 
 from __future__ import annotations

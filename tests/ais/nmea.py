@@ -220,6 +220,8 @@ def message_dicts(msg_type: int) -> st.SearchStrategy[dict[str, Any]]:
                     "serial": st.integers(0, (1 << 20) - 1),
                     "callsign": texts(7),
                     **_dimensions(),
+                    # read instead of the dimensions when the MMSI is an auxiliary craft's
+                    "mothership_mmsi": st.integers(0, (1 << 30) - 1),
                 }
             ),
         )

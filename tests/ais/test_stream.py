@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -230,14 +231,32 @@ def test_clean_two_sentence_messages_reassemble_in_columns_like_the_stream() -> 
     assert batched.stats == streamed.stats
 
 
-def _clean_stream(seed: int, count: int) -> list[bytes]:
-    """Valid messages only, fragments of several keys interleaved, some groups left open."""
+def _clean_stream(seed: int, count: int, *, noise: bool = False) -> list[bytes]:
+    """Valid messages, fragments of several keys interleaved, some groups left open.
+
+    With *noise*, single sentences off the fast path too: tag blocks, trailing times,
+    garbage and bad checksums (none of which touches the fragment buffer).
+    """
     import random
 
     rnd = random.Random(seed)
     lines: list[str] = []
     open_groups: list[list[str]] = []
     while len(lines) < count:
+        if noise and rnd.random() < 0.15:
+            single = _position(rnd.randrange(10**6), rnd.choice("AB"))
+            tag = f"c:{1_700_000_000 + len(lines)}"
+            lines.append(
+                rnd.choice(
+                    (
+                        f"\\{tag}*{checksum(tag)}\\{single}",
+                        f"{single},{1_700_000_000 + len(lines)}",
+                        "garbage",
+                        single[:-1] + ("0" if single[-1] != "0" else "1"),
+                    )
+                )
+            )
+            continue
         if open_groups and rnd.random() < 0.5:
             group = rnd.choice(open_groups)
             lines.append(group.pop(0))
@@ -263,11 +282,12 @@ def _clean_stream(seed: int, count: int) -> list[bytes]:
     cuts=st.lists(st.integers(0, 300), max_size=4),
     window=st.integers(2, 40),
     max_pending=st.integers(1, 8),
+    noise=st.booleans(),
 )
 def test_columnar_reassembly_agrees_with_the_stream_at_any_window_and_bound(
-    seed: int, cuts: list[int], window: int, max_pending: int
+    seed: int, cuts: list[int], window: int, max_pending: int, noise: bool
 ) -> None:
-    lines = _clean_stream(seed, 300)
+    lines = _clean_stream(seed, 300, noise=noise)
     streamed = Decoder(fragment_window=window, max_pending=max_pending)
     expected = [m.fields for m in streamed.feed_all(lines)]
     streamed.flush()
@@ -314,3 +334,28 @@ def test_stream_and_strict_decoding_agree_on_every_mutated_sentence(
         assert message is None
         (reason,) = decoder.stats.rejected
         assert failure.startswith(reason.replace("_", " ")), (failure, reason)
+
+
+@pytest.mark.soak
+def test_batches_agree_with_the_stream_over_thousands_of_random_streams(
+    request: pytest.FixtureRequest,
+) -> None:
+    if "soak" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("a soak run (about a minute): make soak, or pytest -m soak")
+    import random
+
+    rnd = random.Random(20241128)
+    for _ in range(3000):
+        seed = rnd.randrange(10**6)
+        lines = (messy_stream if rnd.random() < 0.5 else _clean_stream)(seed, 600)
+        window, bound = rnd.choice((5, 40, 1000)), rnd.choice((1, 3, 1024))
+        cuts = sorted(rnd.randrange(600) for _ in range(rnd.randrange(7)))
+        streamed = Decoder(fragment_window=window, max_pending=bound)
+        expected = [(m.fields, m.received_at) for m in streamed.feed_all(lines, 99.0)]
+        streamed.flush()
+        batched = Decoder(fragment_window=window, max_pending=bound)
+        got = []
+        for start, end in itertools.pairwise([0, *cuts, len(lines)]):
+            got += [(m.fields, m.received_at) for m in batched.decode_batch(lines[start:end], 99.0)]
+        batched.flush()
+        assert (got, batched.stats) == (expected, streamed.stats), (seed, window, bound, cuts)

@@ -193,9 +193,9 @@ def test_agreements_list_on_a_bad_directory_exits_1(tmp_path: Path) -> None:
     assert "not a readable directory" in result.stderr
 
 
-def test_demo_runs_as_the_installed_command_and_prints_the_key_decisions() -> None:
+def test_demo_walkthrough_runs_as_the_installed_command_and_prints_the_key_decisions() -> None:
     completed = subprocess.run(
-        [str(TRILAT), "demo"],
+        [str(TRILAT), "demo", "--walkthrough"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,4 +1,6 @@
-"""``trilat demo``: a scripted walk through labels, agreements and real release decisions.
+"""``trilat demo --walkthrough``: a scripted walk through labels, agreements and decisions.
+
+(``trilat demo`` without the flag runs three real nodes: see ``trilat.cli.demo_nodes``.)
 
 It runs entirely in-process on the shipped agreements: no node, no network, no files
 written. Each step prints the question, the decision and the deciding reason, so that a
@@ -241,7 +243,7 @@ def _viewing(console: Console, policy: Policy) -> None:
         console.print(line)
 
 
-def demo() -> None:
+def walkthrough() -> None:
     """Walk through labels, agreements and real release decisions (no node needed)."""
     console = Console(highlight=False)
     policy = load_policy()
@@ -260,4 +262,6 @@ def demo() -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the ``demo`` command to the ``trilat`` app."""
+    from trilat.cli.demo_nodes import demo
+
     app.command("demo")(demo)

@@ -359,3 +359,21 @@ def test_batches_agree_with_the_stream_over_thousands_of_random_streams(
             got += [(m.fields, m.received_at) for m in batched.decode_batch(lines[start:end], 99.0)]
         batched.flush()
         assert (got, batched.stats) == (expected, streamed.stats), (seed, window, bound, cuts)
+
+
+def test_text_and_bytearray_lines_decode_like_bytes() -> None:
+    lines = [_position(1), *TYPE5, _position(2, "B")]
+    expected = Decoder().decode_batch([line.encode() for line in lines]).to_dicts()
+    assert len(expected) == 3
+    assert Decoder().decode_batch(lines).to_dicts() == expected  # type: ignore[arg-type]
+    as_bytearrays = [bytearray(line.encode()) for line in lines]
+    assert Decoder().decode_batch(as_bytearrays).to_dicts() == expected  # type: ignore[arg-type]
+    decoder = Decoder()
+    assert [m.fields for m in decoder.feed_all(as_bytearrays)] == expected
+
+
+def test_something_that_is_not_a_line_is_counted_not_raised() -> None:
+    decoder = Decoder()
+    assert decoder.feed(None) is None  # type: ignore[arg-type]
+    assert decoder.feed("!AIVDM,1,1,,A,15M67FC000G?ufbE`FepT@3n00Sä,0*5C") is None
+    assert decoder.stats.rejected == {"malformed": 1, "bad_character": 1}

@@ -261,9 +261,9 @@ def decode_lines(decoder: Decoder, lines: Sequence[bytes], received_at: float | 
     count = len(lines)
     if count == 0:
         return Batch({}, [])
-    try:
+    if set(map(type, lines)) == {bytes}:
         data = b"\n".join(lines) + b"\n"  # never empty, so indices can be clipped to it
-    except TypeError:  # str lines: decode one by one
+    else:  # str, bytearray, …: decode one by one
         others: list[tuple[int, dict[str, Any], float | None]] = []
         for index, line in enumerate(lines):
             message = decoder.feed(line, received_at)

@@ -351,7 +351,9 @@ class Decoder:
         """Partial messages waiting for more fragments."""
         return len(self._pending)
 
-    def feed(self, line: bytes | str, received_at: float | None = None) -> Message | None:
+    def feed(
+        self, line: bytes | bytearray | memoryview | str, received_at: float | None = None
+    ) -> Message | None:
         """Take one sentence; return the message it completes, if any.
 
         *received_at* (POSIX seconds) is used when the line carries no time of its own.
@@ -364,6 +366,9 @@ class Decoder:
                 line = line.encode("ascii") if isinstance(line, str) else bytes(line)
             except UnicodeEncodeError:
                 stats.rejected["bad_character"] += 1
+                return None
+            except TypeError:  # not text or bytes at all
+                stats.rejected["malformed"] += 1
                 return None
         # Fast path: a plain single- or multi-sentence line, every field as expected. Anything
         # else goes to parse_sentence, which also names the reason for a refusal.

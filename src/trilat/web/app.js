@@ -60,6 +60,7 @@
     tracks: new Map(),    // track uid → entry
     hidden: new Set(),    // categories switched off
     topic: '',
+    labels: true,         // callsign labels beside track symbols
     renderPending: false,
   };
 
@@ -442,9 +443,28 @@
       // the popup and tooltip read the layer's current entry: a track's marker is reused
       layer.trilatEntry = entry;
       layer.bindPopup(() => popupFor(layer.trilatEntry), { maxWidth: 360 });
-      layer.bindTooltip(() => el('span', null, titleOf(layer.trilatEntry.doc)), { direction: 'top', offset: [0, -10] });
+      bindTooltip(layer);
     }
     return layer;
+  }
+
+  function trackLabel(doc) {
+    const mmsi = mmsiOf(doc.body);
+    return doc.body.callsign || (mmsi ? mmsi : doc.body.uid);
+  }
+
+  /** A hover tooltip with the item's title; for tracks a permanent callsign label instead
+   * while labels are switched on. */
+  function bindTooltip(layer) {
+    layer.unbindTooltip();
+    const track = layer.trilatEntry.doc.kind === 'track';
+    if (track && state.labels) {
+      layer.bindTooltip(() => el('span', null, trackLabel(layer.trilatEntry.doc)), {
+        permanent: true, direction: 'right', offset: [12, 0], className: 'trk-label',
+      });
+    } else {
+      layer.bindTooltip(() => el('span', null, titleOf(layer.trilatEntry.doc)), { direction: 'top', offset: [0, -10] });
+    }
   }
 
   function centreOf(entry) {
@@ -519,7 +539,7 @@
       for (const feature of data.features || []) {
         const [lon, lat] = (feature.geometry && feature.geometry.coordinates) || [];
         if (typeof lat !== 'number' || feature.geometry.type !== 'Point') continue;
-        L.circleMarker([lat, lon], { radius: 3, color: '#c9d4de', weight: 1, fillOpacity: 0, interactive: true })
+        L.circleMarker([lat, lon], { renderer: canvas, radius: 3, color: '#c9d4de', weight: 1, fillOpacity: 0 })
           .bindTooltip(() => el('span', null, feature.properties.name || ''), { direction: 'top' })
           .addTo(places);
       }
@@ -584,6 +604,8 @@
           entry.stale = isStale(entry);
           entry.layer.setIcon(trackIcon(entry));
           if (entry.layer.isPopupOpen()) entry.layer.getPopup().setContent(popupFor(entry));
+          const tooltip = entry.layer.getTooltip();
+          if (tooltip && tooltip.isOpen()) tooltip.update();
         }
       }
       state.tracks.set(uid, entry);
@@ -709,6 +731,10 @@
       }, 200);
     });
     $('window').addEventListener('change', () => { if (state.token) start(); });
+    $('labels').addEventListener('change', (event) => {
+      state.labels = event.target.checked;
+      for (const entry of state.tracks.values()) if (entry.layer) bindTooltip(entry.layer);
+    });
   }
 
   function refilter() {
@@ -885,6 +911,7 @@
     state.token = null;
     try { sessionStorage.removeItem(TOKEN_KEY); } catch (error) { /* storage disabled */ }
     clearItems();
+    render();   // at once: nothing classified stays on screen after sign-out
     signedIn(false);
     setLink('off', 'Signed out');
     $('sign-in-error').textContent = message || '';

@@ -2,10 +2,13 @@
 
 The lines of a batch are joined into one byte array. Sentences of the common shape
 (``!xxVDM,c,n,s,ch,payload,f*hh``, nothing before or after) are checked all at once:
-positions of the fixed fields, digits, checksum (from a running XOR over the array) and
-armour (from a running count of bad characters). Every other line, and every fragment of a
-multi-sentence message, goes through the same Python code as ``Decoder.feed``, in line
-order, so counters and reassembly behave exactly as they do line by line.
+positions of the fixed fields, digits, checksum and armour (one ``reduceat`` each over the
+segments). Every other line goes through ``parse_sentence``, like ``Decoder.feed``.
+
+Fragments of multi-sentence messages are reassembled in columns when the batch is "clean"
+(see ``_assemble_clean``: nothing waiting before it, every group in order, nothing that
+could expire or be evicted), and otherwise line by line through the decoder's own
+reassembly, so counters and state are exactly those of feeding the lines one by one.
 
 Complete payloads are then grouped by layout, and each field is cut out of all messages of
 a layout at once from the matrix of their six-bit values. Payloads shorter than their

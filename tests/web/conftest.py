@@ -22,6 +22,7 @@ import typer
 from typer.testing import CliRunner
 
 from tests.web.scenario import post, scenario
+from trilat.api.web import LEAFLET_DIR
 from trilat.cli.node import register
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -174,6 +175,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    if not (LEAFLET_DIR / "leaflet.js").is_file():
+        pytest.skip("the page's map library is not installed (make web)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -23,7 +23,7 @@ def test_demo_relays_through_the_hub_in_2015_goes_direct_in_2017_and_stops_its_n
     )
     assert completed.returncode == 0, completed.stderr
     out = completed.stdout
-    rows = out.split("├")
+    rows = out[out.index("what each node holds") :].split("├")
     relayed = next(row for row in rows if "JPN missile report (2015)" in row)
     assert "held via JPN → USA → KOR" in relayed
     assert "consented" in relayed

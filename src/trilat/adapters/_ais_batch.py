@@ -363,8 +363,6 @@ def decode_lines(decoder: Decoder, lines: Sequence[bytes], received_at: float | 
     for index, payload, fill_bits, when in spans:
         if not payload:
             rejected["empty_payload"] += 1
-        elif len(payload) > _MAX_PAYLOAD * 9:
-            rejected["malformed"] += 1
         elif payload.translate(None, layouts.ARMOUR_CHARACTERS):
             rejected["bad_character"] += 1
         else:

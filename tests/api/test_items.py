@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import NodeUnderTest, TestClient, assert_problem
+from trilat.api.cursor import CursorError, Cursors
 from trilat.core.audit import VerifierKey, leaf_hash, verify_checkpoint, verify_inclusion
 from trilat.core.items import envelope_from_document, verify
 
@@ -424,20 +425,23 @@ def test_checkpoint_is_signed_and_proofs_verify_against_it(
 ) -> None:
     for n in range(5):
         post(client, usa, report("UNCLASSIFIED", text=str(n)))
-    response = client.get("/api/v1/audit/checkpoint", headers=usa.auth("kenji"))
+    for outsider in ("kenji", "citizen"):  # the log's size would count hidden items
+        assert_problem(client.get("/api/v1/audit/checkpoint", headers=usa.auth(outsider)), 403)
+        assert_problem(client.get("/api/v1/audit/proof/0", headers=usa.auth(outsider)), 403)
+    response = client.get("/api/v1/audit/checkpoint", headers=usa.auth("analyst"))
     assert response.status_code == 200
     key = VerifierKey("trilat/usa-1", usa.node.public_key)
     checkpoint = verify_checkpoint(response.text, key, origin="trilat/usa-1")
     assert checkpoint.size == usa.node.store.audit_size() == 5
     leaf = usa.node.store.audit_leaves(3, 4)[0]
-    proof = client.get("/api/v1/audit/proof/3", headers=usa.auth("kenji")).json()
+    proof = client.get("/api/v1/audit/proof/3", headers=usa.auth("analyst")).json()
     assert base64.b64decode(proof["leaf_hash"]) == leaf_hash(leaf.data)
     assert base64.b64decode(proof["root"]) == checkpoint.root
     verify_inclusion(
         3, 5, leaf_hash(leaf.data), [base64.b64decode(h) for h in proof["proof"]], checkpoint.root
     )
-    assert_problem(client.get("/api/v1/audit/proof/9", headers=usa.auth("kenji")), 404)
-    assert_problem(client.get("/api/v1/audit/proof/1?size=99", headers=usa.auth("kenji")), 404)
+    assert_problem(client.get("/api/v1/audit/proof/9", headers=usa.auth("analyst")), 404)
+    assert_problem(client.get("/api/v1/audit/proof/1?size=99", headers=usa.auth("analyst")), 404)
 
 
 def test_a_failing_store_gives_a_generic_5xx_problem(
@@ -472,3 +476,21 @@ def test_an_unreadable_stored_envelope_is_never_shown_and_breaks_nothing(
     post(client, usa, report("UNCLASSIFIED", text="after"))
     assert listed(client, usa, "admin") == ["fine", "after"]
     assert_problem(client.get(f"{ITEMS}/{row.id}", headers=usa.auth("admin")), 404)
+
+
+def test_cursors_reveal_nothing_and_differ_each_time(
+    client: TestClient, usa: NodeUnderTest
+) -> None:
+    for n in range(3):
+        post(client, usa, report("SECRET//NOFORN", text=f"hidden {n}"))
+    first = client.get(ITEMS, headers=usa.auth("kenji")).json()["next"]
+    second = client.get(ITEMS, headers=usa.auth("kenji")).json()["next"]
+    assert first != second  # encrypted with a fresh nonce: equal positions do not compare
+    assert usa.node.cursors.decode(first) == usa.node.cursors.decode(second) == 3
+    other = make_node_cursors()
+    with pytest.raises(CursorError):
+        other.decode(first)
+
+
+def make_node_cursors() -> Cursors:
+    return Cursors(bytes(range(32)))

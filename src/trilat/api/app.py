@@ -383,7 +383,9 @@ def create_app(node: Node) -> FastAPI:
         tags=["audit"],
     )
     def checkpoint(user: CurrentUser) -> PlainTextResponse:
-        """The audit log's current signed checkpoint (C2SP tlog-checkpoint)."""
+        """The audit log's current signed checkpoint (C2SP tlog-checkpoint); node nationals
+        only, since the log's size counts items a foreign viewer may not see."""
+        _require_national(node, user)
         return PlainTextResponse(node.checkpoint())
 
     @app.get(
@@ -397,7 +399,9 @@ def create_app(node: Node) -> FastAPI:
         user: CurrentUser,
         size: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     ) -> dict[str, Any]:
-        """Inclusion proof of a leaf in the tree of `size` leaves (default: current)."""
+        """Inclusion proof of a leaf in the tree of `size` leaves (default: current);
+        node nationals only."""
+        _require_national(node, user)
         return node.inclusion(leaf, size)
 
     mount_web(app)
@@ -478,6 +482,11 @@ async def _live(node: Node, user: User, event: Published) -> AsyncIterator[str]:
         entry = node.view_entry(event.envelope, user, decision, node.clock.now())
         await run_in_threadpool(node.store.append_audit, [entry])
     yield format_event(node.cursors.encode(event.seq), "item", event.document)
+
+
+def _require_national(node: Node, user: User) -> None:
+    if user.nationality != node.nation or set(user.roles) <= {"public"}:
+        raise Problem(403, "forbidden", f"the audit log is open to {node.nation} staff only")
 
 
 def _nation_ok(code: str) -> bool:

@@ -1,19 +1,25 @@
-"""Opaque, tamper-evident pagination cursors: the store sequence plus an HMAC tag.
+"""Opaque pagination cursors: the store sequence, encrypted and authenticated.
 
-A cursor the node did not mint (edited, truncated, from another node) is refused, so a
-client cannot probe the sequence space for items it may not see.
+A cursor tells its holder nothing (not even how many items the node holds: the sequence
+is encrypted with ChaCha20-Poly1305 under a per-node key), and a cursor the node did not
+mint — edited, truncated, from another node — is refused, so a client cannot probe the
+sequence space for items it may not see.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
+import os
 import struct
 from typing import Final
 
-_TAG: Final = 12
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+_NONCE: Final = 12
+_AAD: Final = b"trilat cursor v1"
+_LENGTH: Final = _NONCE + 8 + 16
 
 
 class CursorError(ValueError):
@@ -21,27 +27,27 @@ class CursorError(ValueError):
 
 
 class Cursors:
-    """Mint and read cursors with one secret key."""
+    """Mint and read cursors with one secret 32-byte key."""
 
     def __init__(self, key: bytes) -> None:
-        if len(key) < 16:
-            raise ValueError("cursor key must be at least 16 bytes")
-        self._key = key
-
-    def _tag(self, raw: bytes) -> bytes:
-        return hmac.new(self._key, raw, hashlib.sha256).digest()[:_TAG]
+        if len(key) != 32:
+            raise ValueError("cursor key must be 32 bytes")
+        self._aead = ChaCha20Poly1305(key)
 
     def encode(self, seq: int) -> str:
-        raw = struct.pack(">Q", seq)
-        return base64.urlsafe_b64encode(raw + self._tag(raw)).rstrip(b"=").decode("ascii")
+        nonce = os.urandom(_NONCE)
+        sealed = self._aead.encrypt(nonce, struct.pack(">Q", seq), _AAD)
+        return base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode("ascii")
 
     def decode(self, text: str) -> int:
         try:
             blob = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         except (binascii.Error, ValueError):
             raise CursorError("cursor is not base64url") from None
-        if len(blob) != 8 + _TAG or text != self.encode(struct.unpack(">Q", blob[:8])[0]):
+        if len(blob) != _LENGTH:
             raise CursorError("unknown cursor")
-        if not hmac.compare_digest(blob[8:], self._tag(blob[:8])):
-            raise CursorError("unknown cursor")
-        return int(struct.unpack(">Q", blob[:8])[0])
+        try:
+            plain = self._aead.decrypt(blob[:_NONCE], blob[_NONCE:], _AAD)
+        except InvalidTag:
+            raise CursorError("unknown cursor") from None
+        return int(struct.unpack(">Q", plain)[0])

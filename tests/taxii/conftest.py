@@ -29,7 +29,7 @@ SEES: dict[str, set[str]] = {
     "analyst": {"green", "rel-jpn", "noforn", "amber"},
     "kenji": {"green", "rel-jpn"},
     "minho": {"green"},
-    "citizen": {"green"},
+    "citizen": {"green", "amber"},
 }
 """The labels each test user may see on the USA node (people of tests/api/conftest.py)."""
 

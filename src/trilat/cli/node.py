@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import socket
 import sys
@@ -173,6 +174,7 @@ def serve(
     settings = _settings(node_dir)
     if get is not None:
         raise typer.Exit(_get_once(node_dir, get))
+    _log_to_stderr(os.environ.get("TRILAT_LOG_LEVEL", "WARNING"))
     host, _, port = (listen or settings.listen).rpartition(":")
     if not host or not port.isdigit():
         raise BadInput(f"--listen: expected HOST:PORT, got {listen!r}")
@@ -199,6 +201,19 @@ def serve(
         server.run(sockets=[sock])
     finally:
         app.state.node.store.close()
+
+
+def _log_to_stderr(level: str) -> None:
+    """Send the ``trilat`` logger (not the root) to stderr at *level* (TRILAT_LOG_LEVEL)."""
+    logger = logging.getLogger("trilat")
+    try:
+        logger.setLevel(level.upper())
+    except ValueError as exc:
+        raise BadInput(f"TRILAT_LOG_LEVEL: unknown level {level!r}") from exc
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
 
 
 def _get_once(node_dir: Path, path: str) -> int:

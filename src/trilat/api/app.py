@@ -45,6 +45,7 @@ from trilat.api.schemas import (
     ProblemOut,
 )
 from trilat.api.sse import Published, Subscriber, format_event
+from trilat.api.taxii import install_taxii
 from trilat.api.web import mount_web
 from trilat.api.web import mount_web
 from trilat.config import Settings, load_settings
@@ -199,6 +200,7 @@ def create_app(node: Node) -> FastAPI:
     problems.install(app)
     install_federation(app, node)
     app.add_middleware(EdgeMiddleware, node=node)
+    install_taxii(app, node)  # TAXII 2.1 at /taxii2/ (outermost middleware: its own 413)
     app.state.node = node
 
     def decode_cursor(text: str | None) -> int:

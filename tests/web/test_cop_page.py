@@ -308,3 +308,43 @@ def test_keyboard_alone_signs_in_and_opens_a_track(session: Session, node: Runni
     page.keyboard.press("Enter")
     page.wait_for_selector(".leaflet-popup .pop .mark")
     assert session.problems == []
+
+
+def _missile(label: str, missile_type: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "kind": "missile_event",
+        "label": label,
+        "topics": ["dprk.missile.warning"],
+        "body": {
+            "launch_time": _time(now - timedelta(minutes=1)),
+            "launch_point": {"lat": 40.0, "lon": 127.5},
+            "source_sensor": "AN/TPY-2",
+            "impact_point": {"lat": 40.5, "lon": 134.0},
+            "impact_covariance_m2": [4.0e8, 0.0, 1.0e8],
+            "missile_type": missile_type,
+        },
+    }
+
+
+def test_a_live_missile_event_raises_the_warning_bar_with_its_label(
+    session: Session, node: RunningNode
+) -> None:
+    session.sign_in("minho")
+    _shows_exactly_what_the_api_returns(session, "minho")
+    page = session.page
+    secret = node.post(_missile(NOFORN, "NATIONAL ONLY"))
+    shared = node.post(_missile(REL_TRILATERAL, "KN-25"))
+    session.wait_for_items({shared["id"]})
+    assert page.is_visible("#alert")
+    assert page.inner_text("#alert .mark") == REL_TRILATERAL
+    assert "KN-25" in page.inner_text("#alert-text")
+    assert secret["id"] not in session.shown_ids()
+    assert "NATIONAL ONLY" not in page.content()
+    page.click("#alert-show")
+    popup = page.locator(f".leaflet-popup .pop[data-item='{shared['id']}']")
+    popup.wait_for(timeout=5_000)
+    # a covariance gives the 95 % circle: 2.4477 sigma of the larger axis (20 km)
+    assert "49.0 km (95 % circle)" in popup.inner_text()
+    page.click("#alert-close")
+    assert page.is_hidden("#alert")

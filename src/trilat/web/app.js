@@ -21,6 +21,7 @@
   const LIST_ROWS = 300;           // rows drawn in the side list
   const STALL_MS = 45000;          // no byte for this long (keepalives come every 15 s): reconnect
   const MAX_BACKOFF_MS = 30000;
+  const WARNING_MS = 30 * 60000;   // missile events this recent raise the warning bar on load
   const ITEM_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
   // The four classification words of the API's banners, lowest first (US colours).
@@ -62,6 +63,8 @@
     topic: '',
     labels: true,         // callsign labels beside track symbols
     renderPending: false,
+    expanded: new Set(),  // ids of list rows opened in place (items with no map symbol)
+    alerted: null,        // the entry of the missile warning on show
   };
 
   // ----- text helpers ---------------------------------------------------------------------
@@ -246,7 +249,7 @@
           ['Launch point', position(launch.lat, launch.lon)],
           ['Impact point', validPoint(impact) ? position(impact.lat, impact.lon) : null],
           ['Impact time', body.impact_time ? formatTime(body.impact_time) : null],
-          ['Impact 95 % radius', number(radiusOf(impact, body.impact_covariance_m2) / 1000, 1, ' km')],
+          ['Impact uncertainty', uncertainty(impact, body.impact_covariance_m2)],
           ['Apogee', number(body.apogee_km, 0, ' km')], ['Missile', body.missile_type],
           ['Sensor', body.source_sensor], ['Source nation', body.source_nation],
           ['Fused from', Array.isArray(body.sources) && body.sources.length
@@ -298,6 +301,13 @@
         ['Item', doc.id],
       ]),
     );
+  }
+
+  function uncertainty(point, covariance) {
+    const radius = radiusOf(point, covariance);
+    if (radius === null) return null;
+    const basis = point && point.error_radius_m > 0 ? 'error radius' : '95 % circle';
+    return `${(radius / 1000).toFixed(1)} km (${basis})`;
   }
 
   /** The radius (m) of a 95 % circle: a point's error radius, else from a [ee, en, nn]
@@ -582,9 +592,11 @@
       state.tracks.delete(entry.doc.body.uid);
     }
     if (entry.layer && itemLayer) itemLayer.removeLayer(entry.layer);
+    state.expanded.delete(id);
+    if (state.alerted === entry) unwarn();
   }
 
-  function accept(doc) {
+  function accept(doc, live = false) {
     if (!doc || typeof doc.id !== 'string' || typeof doc.kind !== 'string' || !doc.originator) return;
     if (state.items.has(doc.id)) return;
     doc.body = doc.body || {};
@@ -619,14 +631,44 @@
         if (old.doc.kind !== 'track') { drop(id); break; }
       }
     }
+    entry.fresh = live;
+    entry.arrived = Date.now();
     show(entry);
+    if (entry.cat === 'missile_event' && entry.shown && validPoint(doc.body.launch_point)) {
+      const created = parseTime(doc.created) ?? 0;
+      const newest = !state.alerted || created >= (parseTime(state.alerted.doc.created) ?? 0);
+      if (newest && (live || Date.now() - created < WARNING_MS)) warn(entry);
+    }
     scheduleRender();
+  }
+
+  /** A missile event that arrives live, or was issued in the last WARNING_MS, raises the
+   * warning bar (with its label); a newer one replaces it. */
+  function warn(entry) {
+    state.alerted = entry;
+    const body = entry.doc.body;
+    const impact = validPoint(body.impact_point)
+      ? `, impact ${position(body.impact_point.lat, body.impact_point.lon)}` : '';
+    $('alert-text').replaceChildren(
+      mark(entry.doc.label),
+      el('span', null, `${titleOf(entry.doc)} from ${position(body.launch_point.lat, body.launch_point.lon)}${impact}`
+        + ` (reported by ${entry.doc.originator.nation})`),
+    );
+    $('alert').hidden = false;
+  }
+
+  function unwarn() {
+    state.alerted = null;
+    $('alert').hidden = true;
+    $('alert-text').replaceChildren();
   }
 
   function clearItems() {
     if (itemLayer) itemLayer.clearLayers();
     state.items.clear();
     state.tracks.clear();
+    state.expanded.clear();
+    unwarn();
     scheduleRender();
   }
 
@@ -643,11 +685,12 @@
     renderBanner(shown);
     shown.sort((a, b) => b.when - a.when);
     const list = $('items');
+    const focused = list.contains(document.activeElement) ? document.activeElement.dataset.item : null;
     const rows = shown.slice(0, LIST_ROWS).map((entry) => {
       const { doc } = entry;
       const row = el('button', {
         type: 'button',
-        class: `item-row${entry.stale ? ' stale' : ''}`,
+        class: `item-row${entry.stale ? ' stale' : ''}${entry.fresh ? ' fresh' : ''}`,
         'data-item': doc.id,
         'data-kind': entry.cat,
         'aria-label': `${doc.kind}, ${titleOf(doc)}, ${doc.label}, from ${doc.originator.nation}`,
@@ -661,17 +704,30 @@
         if (entry.layer) openOnMap(entry);
         else toggleInline(row, entry);
       });
-      return el('li', null, row);
+      if (!entry.layer) row.setAttribute('aria-expanded', String(state.expanded.has(doc.id)));
+      return el('li', null, row, state.expanded.has(doc.id) ? popupFor(entry) : null);
     });
     list.replaceChildren(...rows);
+    if (focused) {
+      // new items re-draw the list: keep a keyboard user's place in it
+      const again = list.querySelector(`.item-row[data-item="${ITEM_ID.test(focused) ? focused : ''}"]`);
+      if (again) again.focus({ preventScroll: true });
+    }
     paintSwatches(list);
     $('item-count').textContent = shown.length > LIST_ROWS
       ? `(${LIST_ROWS} of ${shown.length})` : `(${shown.length})`;
   }
 
   function toggleInline(row, entry) {
+    const id = entry.doc.id;
     const next = row.nextElementSibling;
-    if (next && next.classList.contains('pop')) { next.remove(); return; }
+    if (state.expanded.delete(id)) {
+      if (next && next.classList.contains('pop')) next.remove();
+      row.setAttribute('aria-expanded', 'false');
+      return;
+    }
+    state.expanded.add(id);
+    row.setAttribute('aria-expanded', 'true');
     row.after(popupFor(entry));
   }
 
@@ -743,6 +799,10 @@
   }
 
   function refreshStale() {
+    const settled = Date.now() - 60000;
+    for (const entry of state.items.values()) {
+      if (entry.fresh && entry.arrived < settled) entry.fresh = false;
+    }
     for (const entry of state.tracks.values()) {
       const stale = isStale(entry);
       if (stale !== entry.stale) {
@@ -860,7 +920,7 @@
       if (data.length && (eventType || 'message') === 'item') {
         let doc = null;
         try { doc = JSON.parse(data.join('\n')); } catch (error) { doc = null; }
-        if (doc) accept(doc);
+        if (doc) accept(doc, true);
       }
       data = [];
       eventType = '';
@@ -969,6 +1029,8 @@
     setInterval(refreshStale, 15000);
     $('sign-in').addEventListener('submit', onSignIn);
     $('sign-out').addEventListener('click', () => signOut(''));
+    $('alert-close').addEventListener('click', unwarn);
+    $('alert-show').addEventListener('click', () => { if (state.alerted) openOnMap(state.alerted); });
     let saved = null;
     try { saved = sessionStorage.getItem(TOKEN_KEY); } catch (error) { saved = null; }
     if (saved) {

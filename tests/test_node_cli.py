@@ -140,6 +140,14 @@ def test_user_add_prints_a_working_token_once(node_dir: Path) -> None:
         failed = trilat("user", "add", str(node_dir), *options, *roles, check=False)
         assert failed.returncode == code, failed.stderr
         assert mention in failed.stderr
+    trilat("user", "rm", str(node_dir), "--name", "kenji")
+    names = [
+        json.loads(line)["name"]
+        for line in trilat("user", "ls", str(node_dir), "--json").stdout.splitlines()
+    ]
+    assert names == ["admin"]
+    assert trilat("user", "rm", str(node_dir), "--name", "kenji", check=False).returncode == 1
+    assert trilat("user", "rm", str(node_dir), "--name", "admin", check=False).returncode == 1
 
 
 class Server:

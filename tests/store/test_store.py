@@ -194,6 +194,9 @@ def test_users_are_found_by_token_hash_and_names_are_unique(store: Store) -> Non
     with pytest.raises(StoreError, match="already exists"):
         store.add_user(User("kenji", "JPN", 1, ("public",), "ef" * 32))
     assert store.users() == [user]
+    assert store.remove_user("kenji") is True
+    assert store.user_by_token("ab" * 32) is None
+    assert store.remove_user("kenji") is False
 
 
 def test_blobs_are_stored_once_by_hash(store: Store) -> None:

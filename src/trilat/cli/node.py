@@ -270,6 +270,24 @@ def user_add(
         print(token)
 
 
+@user_app.command("rm")
+def user_rm(
+    node_dir: NodeDir,
+    name: Annotated[str, typer.Option("--name", help="The user to remove.")],
+) -> None:
+    """Remove a user; their token stops working at once (audited)."""
+    store = open_store(_settings(node_dir).database_url)
+    try:
+        if name == "admin" or not store.remove_user(name):
+            raise fail(f"--name: no removable user {name!r}", 1)
+        store.append_audit(
+            [audit_entry("user", at=datetime.now(UTC), actor="cli", user=name, action="removed")]
+        )
+    finally:
+        store.close()
+    stderr.print(f"user {name} removed")
+
+
 @user_app.command("ls")
 def user_ls(node_dir: NodeDir, as_json: JsonOption = False) -> None:
     """List the node's users (never their tokens)."""

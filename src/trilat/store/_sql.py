@@ -330,6 +330,10 @@ class SqlStore:
         )
         return _user(rows[0]) if rows else None
 
+    def remove_user(self, name: str) -> bool:
+        with self._write() as cursor:
+            return bool(self._x(cursor, "DELETE FROM users WHERE name = ?", (name,)).rowcount)
+
     def users(self) -> list[User]:
         rows = self._query(
             "SELECT name, nationality, clearance, roles, token_hash FROM users ORDER BY name"

@@ -71,6 +71,7 @@ def test_random_payload_of_standard_length_decodes_like_pyais(msg_type: int, dat
     lines = split_sentences(value, nbits)
     expected = pyais_fields(*lines)
     assert decode_message(*lines) == expected
+    assert [message.fields for message in Decoder().feed_all(lines)] == [expected]
     assert Decoder().decode_batch([line.encode() for line in lines]).to_dicts() == [expected]
 
 
@@ -88,6 +89,7 @@ def test_random_payload_of_any_length_decodes_like_pyais(msg_type: int, data) ->
         assert decoder.stats.rejected["unknown_part_number"] == 1
         return
     assert decode_message(*lines) == expected
+    assert [message.fields for message in Decoder().feed_all(lines)] == [expected]
     assert Decoder().decode_batch([line.encode() for line in lines]).to_dicts() == [expected]
 
 

@@ -26,6 +26,7 @@ clock. No IO.
 
 from __future__ import annotations
 
+from binascii import a2b_base64
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,8 +34,10 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from trilat.adapters._ais_layouts import (
     ARMOUR_CHARACTERS,
+    ARMOUR_TO_BASE64,
     POSITION_TYPES,
     SUPPORTED_TYPES,
+    decode_168,
     decode_value,
     first_bad_character,
     payload_bits,
@@ -392,6 +395,16 @@ class Decoder:
                     fill = tail[0] - 48
                     talker, total, index, sequence, chan, _ = header
                     if total == 1:
+                        if fill == 0 and len(payload) == 28:  # 168 bits: most positions
+                            try:
+                                raw = a2b_base64(payload.translate(ARMOUR_TO_BASE64))
+                            except ValueError:  # binascii.Error: not armour
+                                raw = b""
+                            if len(raw) == 21:
+                                decoded_168 = decode_168(raw)
+                                if decoded_168 is not None:
+                                    stats.messages += 1
+                                    return _new_message(Message, (decoded_168, received_at))
                         bits = payload_bits(payload, fill)
                         if bits is not None:
                             decoded = decode_value(*bits)

@@ -377,3 +377,13 @@ def test_something_that_is_not_a_line_is_counted_not_raised() -> None:
     assert decoder.feed(None) is None  # type: ignore[arg-type]
     assert decoder.feed("!AIVDM,1,1,,A,15M67FC000G?ufbE`FepT@3n00Sä,0*5C") is None
     assert decoder.stats.rejected == {"malformed": 1, "bad_character": 1}
+
+
+@given(data=st.binary(max_size=300))
+def test_the_checksum_is_the_xor_of_every_byte_at_any_length(data: bytes) -> None:
+    from functools import reduce
+    from operator import xor
+
+    from trilat.adapters.ais import _xor
+
+    assert _xor(data) == reduce(xor, data, 0)

@@ -100,16 +100,24 @@ _M64: Final = (1 << 64) - 1
 
 
 def _xor(data: bytes) -> int:
-    """NMEA checksum: the XOR of every byte, folded in halves over one big integer."""
-    if len(data) > 128:
+    """NMEA checksum: the XOR of every byte, folded in halves over one big integer.
+
+    Folds start at the smallest power of two that holds *data*, so a 28-character payload
+    costs five folds, not seven.
+    """
+    size = len(data)
+    if size > 128:
         value = 0
         for byte in data:
             value ^= byte
         return value
     v = int.from_bytes(data, "little")
-    v = (v >> 512) ^ (v & _M512)
-    v = (v >> 256) ^ (v & _M256)
-    v = (v >> 128) ^ (v & _M128)
+    if size > 64:
+        v = (v >> 512) ^ (v & _M512)
+    if size > 32:
+        v = (v >> 256) ^ (v & _M256)
+    if size > 16:
+        v = (v >> 128) ^ (v & _M128)
     v = (v >> 64) ^ (v & _M64)
     v = (v >> 32) ^ (v & 0xFFFFFFFF)
     v = (v >> 16) ^ (v & 0xFFFF)

@@ -30,6 +30,7 @@ _AREAS: tuple[tuple[str, str, str | None], ...] = (
     ("trilat.cli.ais", "app", "ais"),
     ("trilat.cli.cot", "app", "cot"),
     ("trilat.cli.export", "app", "export"),
+    ("trilat.cli.import_", "app", "import"),
     ("trilat.cli.demo", "register", None),
     ("trilat.cli.node", "register", None),
     ("trilat.cli.peer", "register", None),

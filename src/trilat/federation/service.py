@@ -50,9 +50,9 @@ from trilat.core.errors import (
     StoreError,
     TrilatError,
 )
-from trilat.core.items import Envelope, envelope_from_document, verify
-from trilat.core.labels import format_banner
-from trilat.core.policy import Consent, Decision, Policy
+from trilat.core.items import Envelope, envelope_from_document, signing_bytes, verify
+from trilat.core.labels import format_banner, parse_label
+from trilat.core.policy import Consent, Decision, Policy, Releasable, Subject
 from trilat.federation.auth import RequestRefused, SenderKey, check_request, sign_request
 from trilat.federation.cards import NodeCard, key_id_of, make_card
 from trilat.federation.transport import HttpTransport, Transport
@@ -137,6 +137,19 @@ def consent_of(envelope: Envelope) -> Consent | None:
         )
     except (PolicyError, ValueError, TypeError):
         return None
+
+
+def _stored_text(envelope: Envelope, signed: bytes) -> str:
+    """The canonical document text of *envelope* from its signing bytes.
+
+    RFC 8785 orders members by name, so ``sig`` sits between ``refs`` and ``supersedes``;
+    the last ``,"supersedes":`` is the top-level member (only ``topics`` follows it).
+    """
+    at = signed.rfind(b',"supersedes":')
+    if at < 0:
+        return document_text(envelope)
+    sig = base64.urlsafe_b64encode(envelope.sig).rstrip(b"=")
+    return (signed[:at] + b',"sig":"' + sig + b'"' + signed[at:]).decode("utf-8")
 
 
 def _summary(decision: Decision) -> str:
@@ -258,13 +271,13 @@ class Federation:
             state.by_item[consent.item_id] = (*state.by_item.get(consent.item_id, ()), known)
         return True
 
-    def consents_for(self, envelope: Envelope, holder: str) -> list[tuple[Consent, str, str]]:
+    def consents_for(self, envelope: Releasable, holder: str) -> list[tuple[Consent, str, str]]:
         """(consent, consent item id, its document) that may bear on *envelope* at *holder*."""
         owner = envelope.label.owner
         state = self._consents
         return [
             known
-            for known in (*state.by_item.get(envelope.id, ()), *state.standing)
+            for known in (*state.by_item.get(envelope.id or "", ()), *state.standing)
             if known[0].originator == owner
             or (known[0].kind == "disclosure" and known[0].originator == holder)
         ]
@@ -272,7 +285,7 @@ class Federation:
     # ----- decisions --------------------------------------------------------------------
     def decide(
         self,
-        envelope: Envelope,
+        envelope: Releasable,
         holder: str,
         destination: str,
         at: datetime,
@@ -416,45 +429,63 @@ class Federation:
 
     def _offer(
         self, peer: PeerRow, stored: StoredItem, path: tuple[str, ...] | None, now: datetime
-    ) -> tuple[dict[str, Any] | None, AuditEntry | None, Pending | None]:
-        """Decide one item for *peer*: (wire entry or None, audit leaf, pending row)."""
+    ) -> tuple[bytes | None, AuditEntry | None, Pending | None]:
+        """Decide one item for *peer*: (encoded wire entry or None, audit leaf, pending row).
+
+        The stored document text (canonical JSON, as signed) goes on the wire unchanged.
+        """
         if stored.document is None:
             return None, None, None  # recalled before it left: its recall stays home too
         try:
-            envelope = envelope_from_document(json.loads(stored.document))
-        except (DecodeError, LabelError, ValueError):
+            document = json.loads(stored.document)
+            origin = document["originator"]
+            subject = Subject(
+                parse_label(document["label"], owner=origin["nation"]),
+                tuple(document["topics"]),
+                tuple(document.get("recipients") or ()),
+                stored.id,
+            )
+            origin_node = str(origin["node"])
+        except (LabelError, KeyError, TypeError, ValueError):
             _log.error("federation.unreadable_item id=%s", stored.id)
             return None, None, None
-        hops = path or (envelope.originator.node,)
-        if peer.node_id in hops or envelope.originator.node == peer.node_id:
+        hops = path or (origin_node,)
+        if peer.node_id in hops or origin_node == peer.node_id:
             return None, None, None  # the peer already holds it
         hops = (*hops, self.node_id) if hops[-1] != self.node_id else hops
-        if envelope.kind == "recall":
-            target = envelope.body.get("item")
+        wire = (
+            b'{"envelope":'
+            + stored.document.encode("utf-8")
+            + b',"path":'
+            + json.dumps(list(hops)).encode("utf-8")
+        )
+        if document.get("kind") == "recall":
+            body = document.get("body")
+            target = body.get("item") if isinstance(body, dict) else None
             if isinstance(target, str) and self.tables.was_delivered(peer.node_id, target):
                 entry = audit_entry(
                     "release",
                     at=now,
                     actor=self.node_id,
-                    item_id=envelope.id,
+                    item_id=stored.id,
                     peer=peer.node_id,
                     decision="allow: a recall follows every copy of its target",
                     rule="recall",
                     target=target,
                 )
-                return {"envelope": json.loads(stored.document), "path": list(hops)}, entry, None
-        decision, known = self.decide(envelope, self.nation, peer.nation, now)
+                return wire + b"}", entry, None
+        decision, known = self.decide(subject, self.nation, peer.nation, now)
         entry = audit_entry(
             "release",
             at=now,
             actor=self.node_id,
-            item_id=envelope.id,
+            item_id=stored.id,
             peer=peer.node_id,
             decision=_summary(decision),
             rule=decision.rule,
             agreement=decision.agreement,
             route=tuple(decision.route),
-            label=format_banner(envelope.label),
+            label=document["label"],
         )
         if not decision.allowed:
             pending = (
@@ -463,13 +494,13 @@ class Federation:
                 else None
             )
             return None, entry, pending
-        wire: dict[str, Any] = {"envelope": json.loads(stored.document), "path": list(hops)}
-        if envelope.label.owner != self.nation and known:
-            wire["evidence"] = [json.loads(document) for _, _, document in known[:MAX_EVIDENCE]]
-        return wire, entry, None
+        if subject.label.owner != self.nation and known:
+            evidence = ",".join(text for _, _, text in known[:MAX_EVIDENCE])
+            wire += b',"evidence":[' + evidence.encode("utf-8") + b"]"
+        return wire + b"}", entry, None
 
     def _push(
-        self, peer: PeerRow, transport: Transport, entries: list[dict[str, Any]]
+        self, peer: PeerRow, transport: Transport, entries: list[bytes]
     ) -> tuple[list[str], list[dict[str, str]]]:
         """Push *entries* in bounded requests; return the acknowledged ids and refusals."""
         acked: list[str] = []
@@ -487,8 +518,7 @@ class Federation:
             refused.extend(answer.get("refused", []))
             chunk, size = [], 0
 
-        for entry in entries:
-            encoded = json.dumps(entry, separators=(",", ":")).encode()
+        for encoded in entries:
             if chunk and (
                 size + len(encoded) > self.limits.batch_bytes
                 or len(chunk) >= self.limits.batch_items
@@ -506,7 +536,7 @@ class Federation:
             return False
         now = self.clock.now()
         paths = self.tables.paths([row.id for row in rows])
-        entries: list[dict[str, Any]] = []
+        entries: list[bytes] = []
         leaves: list[AuditEntry] = []
         pending: list[Pending] = []
         for stored in rows:
@@ -533,7 +563,7 @@ class Federation:
         if not waiting:
             return
         now = self.clock.now()
-        entries: list[dict[str, Any]] = []
+        entries: list[bytes] = []
         leaves: list[AuditEntry] = []
         resolved: list[int] = []
         paths = self.tables.paths([w.item_id for w in waiting])
@@ -701,8 +731,9 @@ class Federation:
                 refuse(envelope.id, "originator node is not pinned here", "unknown-originator")
                 continue
             try:
-                verify(envelope, origin[0].public_key)
-            except SignatureError:
+                signed = signing_bytes(envelope)
+                _crypto.verify_signature(origin[0].public_key, envelope.sig, signed)
+            except (SignatureError, TypeError, ValueError):
                 refuse(envelope.id, "originator signature did not verify", "signature")
                 continue
             path = entry.get("path")
@@ -741,7 +772,7 @@ class Federation:
                     refuse(envelope.id, _summary(decision), f"policy:{decision.rule}")
                     continue
                 evidence_kept.update({k: d for k, (_, d) in extra.items()})
-            text = document_text(envelope)
+            text = _stored_text(envelope, signed)
             row = item_row(envelope, text)
             leaf = audit_entry(
                 "recall" if recall_of is not None else "accept",
@@ -788,7 +819,7 @@ class Federation:
         peer = PeerRow(peer_node, peer_nation, "", "", "", "", True)
         now = self.clock.now()
         paths = self.tables.paths([row.id for row in rows])
-        entries: list[dict[str, Any]] = []
+        entries: list[bytes] = []
         leaves: list[AuditEntry] = []
         for stored in rows:
             wire, leaf, _ = self._offer(peer, stored, paths.get(stored.id), now)

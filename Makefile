@@ -27,10 +27,10 @@ demo: $(V) $(WEB_LIB)
 	$(B)/trilat demo
 
 test: $(V) $(WEB_LIB)
-	$(B)/pytest -n 2 --dist loadgroup $(if $(T),-x -k $(T))
+	$(B)/pytest -n 2 --dist loadgroup -m "not soak" $(if $(T),-x -k $(T))
 
 soak: $(V)
-	$(B)/pytest -m soak -p no:randomly
+	$(B)/pytest -m soak
 
 lint: $(V)
 	$(B)/ruff format --check . && $(B)/ruff check . && $(B)/mypy && $(B)/lint-imports

@@ -65,6 +65,7 @@
     renderPending: false,
     expanded: new Set(),  // ids of list rows opened in place (items with no map symbol)
     alerted: null,        // the entry of the missile warning on show
+    reloaded: 0,          // when a refused cursor last made the page load afresh
   };
 
   // ----- text helpers ---------------------------------------------------------------------
@@ -759,10 +760,11 @@
       const banner = $(bannerId);
       banner.className = `banner ${css}`;
       banner.dataset.level = top ? top.word : 'NONE';
-      $(wordId).textContent = word;
+      // only on change: the top word is a live region that screen readers announce
+      if ($(wordId).textContent !== word) $(wordId).textContent = word;
     }
     const detailBox = $('banner-detail');
-    detailBox.textContent = detail;
+    if (detailBox.textContent !== detail) detailBox.textContent = detail;
     detailBox.title = distinct.join('\n');
   }
 
@@ -892,6 +894,12 @@
           headers, signal: controller.signal, cache: 'no-store', credentials: 'omit',
         });
         if (response.status === 401) { signOut('Signed out: the node refused the token.'); return; }
+        if (response.status === 400 && Date.now() - state.reloaded > MAX_BACKOFF_MS) {
+          // the node no longer knows our cursor (its store was replaced): load afresh
+          state.reloaded = Date.now();
+          start();
+          return;
+        }
         if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
         failures = 0;
         setLink('live', 'Live');

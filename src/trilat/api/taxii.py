@@ -45,8 +45,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from trilat.adapters.stix import (
     LABEL_EXTENSION_ID,
     TRILAT_IDENTITY_ID,
-    envelope_to_stix,
     item_from_stix,
+    mark,
 )
 from trilat.api.auth import ORIGINATING_ROLES, same_hash, token_hash
 from trilat.api.cursor import CursorError
@@ -480,13 +480,17 @@ class _Reader:
         for visible in self.node.visible(rows, self.user):
             if not self.collection.holds(visible.envelope):
                 continue
-            try:
-                stix = envelope_to_stix(visible.envelope)[0]
-            except DecodeError:
-                continue  # an indicator body that is not a STIX object is not served
+            body = visible.envelope.body
+            if body.get("spec_version") != "2.1" or not isinstance(body.get("type"), str):
+                continue  # an indicator body that is not a STIX 2.1 object is not served
+            stix = mark(body, visible.envelope.label)
             date_added = format_time(visible.envelope.created)
             out.append(_Shown(visible, stix, date_added, _version_of(stix, date_added)))
         return out
+
+    def _in_topic(self, stored: StoredItem) -> bool:
+        prefix = self.collection.topic
+        return any(t == prefix or t.startswith(prefix + ".") for t in stored.topics)
 
     def versions(self, stix_id: str) -> list[_Shown]:
         """Every version of *stix_id* in the collection that the user may see, oldest first."""
@@ -535,19 +539,21 @@ class _Reader:
         self.index.refresh(self.node)
         if query.ids is not None:
             return self._page_by_ids(query)
+        # The topic is matched here, not in SQL: the store's topic filter materialises every
+        # row of the topic per query, which costs O(collection) at each page.
         where = ItemFilter(
             kind="indicator",
-            topic=self.collection.topic,
             since=None if query.added_after is None else format_time(query.added_after),
         )
         found: list[_Shown] = []
         cursor = query.after
         budget = max(query.limit * 10, 2000)
         while budget > 0:
-            want = min(_SCAN_BATCH, budget)
+            # enough rows for the rest of the page and one more (to know if there is more)
+            want = min(budget, _SCAN_BATCH, max(query.limit + 1 - len(found), 50))
             batch = self.node.store.read_after(cursor, want, where)
             budget -= len(batch)
-            by_seq = {s.seq: s for s in self.shown(batch)}
+            by_seq = {s.seq: s for s in self.shown([r for r in batch if self._in_topic(r)])}
             for stored in batch:
                 candidate = by_seq.get(stored.seq)
                 if candidate is not None and self.matches(candidate, query):

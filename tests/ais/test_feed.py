@@ -157,12 +157,6 @@ def test_decoding_a_long_stream_keeps_memory_bounded_by_the_batch() -> None:
     assert long_peak < served / 2
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_the_tcp_client_reconnects_and_delivers_every_message() -> None:
     first = _positions(30)
     type5 = split_sentences(with_type(5, 424, 432_000_001 << 386), 424, sequence="2")
@@ -212,12 +206,13 @@ def test_the_tcp_client_reconnects_and_delivers_every_message() -> None:
 
 
 def test_the_tcp_client_gives_up_after_its_attempts() -> None:
-    port = _free_port()  # nothing listens there any more
-    client = TcpFeedClient("127.0.0.1", port, Collect(), backoff_initial=0.01, backoff_max=0.02,
-                           max_attempts=3, connect_timeout=2)  # fmt: skip
-
-    with pytest.raises(ConnectionError, match=f"127.0.0.1:{port}: no data after 3 attempts"):
-        asyncio.run(asyncio.wait_for(client.run(), timeout=10))
+    with socket.socket() as bound:  # bound but not listening: every connection is refused
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        client = TcpFeedClient("127.0.0.1", port, Collect(), backoff_initial=0.01,
+                               backoff_max=0.02, max_attempts=3, connect_timeout=2)  # fmt: skip
+        with pytest.raises(ConnectionError, match=f"127.0.0.1:{port}: no data after 3 attempts"):
+            asyncio.run(asyncio.wait_for(client.run(), timeout=10))
     assert client.stats.failed_connections == 3
 
 

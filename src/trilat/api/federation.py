@@ -47,9 +47,9 @@ def build_federation(node: Node) -> Federation:
             consent = consent_of(envelope)
             if consent is not None:
                 node._consents.append(consent)  # the node's view rules see it at once
-        node.announce(seq, envelope, document)
+        announce(seq, envelope, document)
 
-    return Federation(
+    federation = Federation(
         store=node.store,
         policy=node.policy,
         nation=node.nation,
@@ -60,6 +60,14 @@ def build_federation(node: Node) -> Federation:
         on_stored=stored,
         write_lock=node._write_lock,  # arrivals publish in commit order with local items
     )
+    announce = node.announce
+
+    def announce_and_wake(seq: int, envelope: Envelope, document: str) -> None:
+        announce(seq, envelope, document)
+        federation.wake()  # a new local item: the links need not wait for their next poll
+
+    node.announce = announce_and_wake  # type: ignore[method-assign]
+    return federation
 
 
 def install_federation(app: FastAPI, node: Node) -> Federation:

@@ -82,9 +82,9 @@ class Limits:
     batch_items: int = 500  # items per push request
     batch_bytes: int = 768 * 1024  # body bytes per push request (under the API body limit)
     timeout: float = 10.0  # seconds per request to a peer
-    idle_poll: float = 0.02  # seconds between looks at the store when idle
+    idle_poll: float = 0.05  # seconds between looks at the store when nothing woke a link
     retry_max: float = 2.0  # longest back-off after a failure
-    checkpoint_interval: float = 5.0  # seconds between checkpoint fetches per peer
+    checkpoint_interval: float = 10.0  # seconds between checkpoint fetches per peer
     peer_refresh: float = 1.0  # seconds between looks at the pinned peers
     read_timeout: float = 10.0  # seconds the receiver waits for a request body
 
@@ -200,7 +200,7 @@ class Federation:
         self._keys: dict[str, tuple[SenderKey, str]] = {}  # node → (key, nation)
         self._keys_at = 0.0
         self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._wakes: dict[str, threading.Event] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._status: dict[str, LinkStatus] = {}
         self._supervisor: threading.Thread | None = None
@@ -310,7 +310,7 @@ class Federation:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop every link and wait for it (bounded by *timeout* seconds in all)."""
         self._stop.set()
-        self._wake.set()
+        self.wake()
         deadline = time.monotonic() + timeout
         threads = list(self._threads.values())
         if self._supervisor is not None:
@@ -322,7 +322,8 @@ class Federation:
 
     def wake(self) -> None:
         """Tell the links that something new may be ready to send."""
-        self._wake.set()
+        for event in list(self._wakes.values()):
+            event.set()
 
     def _supervise(self) -> None:
         while not self._stop.is_set():
@@ -351,31 +352,43 @@ class Federation:
     def _run_link(self, node_id: str) -> None:
         transport = self.transport_factory()
         status = self._status[node_id]
+        wake = self._wakes.setdefault(node_id, threading.Event())
         backoff = 0.05
         pending_generation = -1
         next_checkpoint = 0.0
+        next_peer_check = 0.0
+        peer: PeerRow | None = None
+        cursor: int | None = None
         try:
             while not self._stop.is_set():
-                peer = self._peer(node_id)
-                if peer is None or not peer.link:
-                    return
                 try:
-                    self._refresh_consents()
+                    if peer is None or time.monotonic() >= next_peer_check:
+                        peer = self._peer(node_id)
+                        next_peer_check = time.monotonic() + self.limits.peer_refresh
+                        if peer is None or not peer.link:
+                            return
+                    if cursor is None:
+                        cursor = self.tables.cursor(node_id)
                     worked = False
-                    generation = self._consents.generation
-                    if generation != pending_generation:
+                    head = self.store.head()
+                    if head > cursor:
+                        self._refresh_consents()
+                    if self._consents.generation != pending_generation:
+                        pending_generation = self._consents.generation
                         self._drain_pending(peer, transport, status)
-                        pending_generation = generation
-                    worked = self._send_next(peer, transport, status)
+                    if head > cursor:
+                        cursor = self._send_next(peer, transport, status, cursor)
+                        worked = True
                     if self.checkpoint_text is not None and time.monotonic() >= next_checkpoint:
                         next_checkpoint = time.monotonic() + self.limits.checkpoint_interval
                         self._witness(peer, transport, status)
                     status.last_ok = format_time(self.wall.now())
                     backoff = 0.05
                     if not worked:
-                        self._wake.wait(self.limits.idle_poll)
-                        self._wake.clear()
+                        wake.wait(self.limits.idle_poll)
+                        wake.clear()
                 except (PeerError, StoreError) as exc:
+                    cursor = None  # re-read the durable cursor: the batch may not have committed
                     status.last_error = f"{format_time(self.wall.now())} {exc}"[:300]
                     _log.warning("federation.link_failed peer=%s error=%s", node_id, exc)
                     self._stop.wait(backoff)
@@ -529,11 +542,13 @@ class Federation:
         flush()
         return acked, refused
 
-    def _send_next(self, peer: PeerRow, transport: Transport, status: LinkStatus) -> bool:
-        cursor = self.tables.cursor(peer.node_id)
+    def _send_next(
+        self, peer: PeerRow, transport: Transport, status: LinkStatus, cursor: int
+    ) -> int:
+        """Decide and push the next batch after *cursor*; return the new durable cursor."""
         rows = self.store.read_after(cursor, self.limits.batch_items, include_recalled=True)
         if not rows:
-            return False
+            return cursor
         now = self.clock.now()
         paths = self.tables.paths([row.id for row in rows])
         entries: list[bytes] = []
@@ -555,7 +570,7 @@ class Federation:
             peer.node_id, rows[-1].seq, delivered=acked, pending=pending, audit=leaves
         )
         status.pushed += len(acked)
-        return True
+        return rows[-1].seq
 
     def _drain_pending(self, peer: PeerRow, transport: Transport, status: LinkStatus) -> None:
         """Decide again the items that waited for a consent; send those now allowed."""

@@ -348,3 +348,24 @@ def test_a_live_missile_event_raises_the_warning_bar_with_its_label(
     assert "49.0 km (95 % circle)" in popup.inner_text()
     page.click("#alert-close")
     assert page.is_hidden("#alert")
+
+
+def test_callsign_labels_name_each_track_and_can_be_switched_off(
+    session: Session, node: RunningNode
+) -> None:
+    session.sign_in("minho")
+    visible = _shows_exactly_what_the_api_returns(session, "minho")
+    page = session.page
+    tracks = {item["body"]["uid"]: item["body"] for item in visible if item["kind"] == "track"}
+    labels = page.locator(".leaflet-tooltip.trk-label")
+    page.wait_for_function(
+        "n => document.querySelectorAll('.leaflet-tooltip.trk-label').length === n",
+        arg=len(tracks),
+    )
+    names = set(labels.all_inner_texts())
+    for body in tracks.values():
+        mmsi = body["uid"].removeprefix("mmsi-")
+        assert body.get("callsign", mmsi) in names
+    page.uncheck("#labels")
+    labels.first.wait_for(state="detached")
+    assert labels.count() == 0

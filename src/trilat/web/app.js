@@ -19,6 +19,7 @@
   const MAX_ITEMS = 5000;          // non-track items kept, oldest evicted first
   const MAX_TRACKS = 5000;         // tracks kept (one per uid)
   const LIST_ROWS = 300;           // rows drawn in the side list
+  const LABEL_LIMIT = 150;         // callsign labels only while at most this many tracks are in view
   const STALL_MS = 45000;          // no byte for this long (keepalives come every 15 s): reconnect
   const MAX_BACKOFF_MS = 30000;
   const WARNING_MS = 30 * 60000;   // missile events this recent raise the warning bar on load
@@ -61,7 +62,8 @@
     tracks: new Map(),    // track uid → entry
     hidden: new Set(),    // categories switched off
     topic: '',
-    labels: true,         // callsign labels beside track symbols
+    labels: true,         // callsign labels beside track symbols (the user's choice)
+    labelling: false,     // labels are drawn now (chosen, and few enough tracks in view)
     renderPending: false,
     expanded: new Set(),  // ids of list rows opened in place (items with no map symbol)
     alerted: null,        // the entry of the missile warning on show
@@ -469,7 +471,7 @@
   function bindTooltip(layer) {
     layer.unbindTooltip();
     const track = layer.trilatEntry.doc.kind === 'track';
-    if (track && state.labels) {
+    if (track && state.labelling) {
       layer.bindTooltip(() => el('span', null, trackLabel(layer.trilatEntry.doc)), {
         permanent: true, direction: 'right', offset: [12, 0], className: 'trk-label',
       });
@@ -515,6 +517,7 @@
     const zones = L.layerGroup().addTo(map);
     const places = L.layerGroup().addTo(map);
     itemLayer.addTo(map);
+    map.on('moveend', relabel);
     L.control.layers(null, {
       'Territorial seas': sea, 'ADIZ outlines': zones, 'Places': places,
     }, { collapsed: true }).addTo(map);
@@ -681,6 +684,7 @@
   }
 
   function render() {
+    relabel();
     const shown = [];
     for (const entry of state.items.values()) if (entry.shown) shown.push(entry);
     renderBanner(shown);
@@ -791,8 +795,26 @@
     $('window').addEventListener('change', () => { if (state.token) start(); });
     $('labels').addEventListener('change', (event) => {
       state.labels = event.target.checked;
-      for (const entry of state.tracks.values()) if (entry.layer) bindTooltip(entry.layer);
+      relabel();
     });
+  }
+
+  /** Draw callsign labels when chosen and no more than LABEL_LIMIT tracks are in view
+   * (beyond that they hide each other and slow the map down). */
+  function relabel() {
+    if (!map) return;
+    let inView = 0;
+    if (state.labels) {
+      const bounds = map.getBounds();
+      for (const entry of state.tracks.values()) {
+        if (entry.shown && entry.layer && bounds.contains(entry.layer.getLatLng())) inView += 1;
+        if (inView > LABEL_LIMIT) break;
+      }
+    }
+    const labelling = state.labels && inView <= LABEL_LIMIT;
+    if (labelling === state.labelling) return;
+    state.labelling = labelling;
+    for (const entry of state.tracks.values()) if (entry.layer) bindTooltip(entry.layer);
   }
 
   function refilter() {

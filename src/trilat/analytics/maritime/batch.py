@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from trilat.analytics.maritime.clean import CleanSummary, clean_positions
+from trilat.analytics.maritime.clean import CleanSummary, clean_with_jumps
 from trilat.analytics.maritime.encounters import EncounterStats, detect_encounters
 from trilat.analytics.maritime.events import AisGap, Encounter, Loitering, Result, events_of
 from trilat.analytics.maritime.gaps import GapStats, detect_gaps
@@ -78,9 +78,9 @@ def analyze(
             raise ValueError(f"unknown detector {name!r}")
     shore = shore if shore is not None else default_shore_model()
     result = Analysis()
-    cleaned, result.clean = clean_positions(positions, params)
+    cleaned, result.clean, jumps = clean_with_jumps(positions, params)
     result.vessels = int(np.count_nonzero(np.diff(cleaned.mmsi)) + 1) if len(cleaned) else 0
-    track = resample(cleaned, params)
+    track = resample(cleaned, params, jumps)
     result.grid_positions = len(track)
     need_encounters = "encounters" in detectors or "gaps" in detectors
     if need_encounters:

@@ -88,39 +88,54 @@ def clean_positions(
     positions: Positions, params: MaritimeParameters = DEFAULT_PARAMETERS
 ) -> tuple[Positions, CleanSummary]:
     """Apply the cleaning rules; returns reports sorted by (mmsi, time) and the counts."""
+    cleaned, summary, _ = clean_with_jumps(positions, params)
+    return cleaned, summary
+
+
+def clean_with_jumps(
+    positions: Positions, params: MaritimeParameters = DEFAULT_PARAMETERS
+) -> tuple[Positions, CleanSummary, NDArray[np.bool_]]:
+    """:func:`clean_positions`, plus each kept report's "step to the next is a jump" flag."""
     summary = CleanSummary(input=len(positions))
     ok_mmsi = valid_mmsi(positions.mmsi)
     summary.bad_mmsi = int(np.count_nonzero(~ok_mmsi))
     ok_pos = possible_position(positions.lat, positions.lon)
     summary.impossible_position = int(np.count_nonzero(ok_mmsi & ~ok_pos))
-    p = positions.take(ok_mmsi & ok_pos)
+    keep = np.flatnonzero(ok_mmsi & ok_pos)
 
-    # out of order, counted in input order per vessel
-    by_vessel = np.argsort(p.mmsi, kind="stable")
-    m = p.mmsi[by_vessel]
-    t = p.time[by_vessel]
+    # group by vessel keeping input order; count reports older than one seen before them
+    mmsi = positions.mmsi[keep]
+    by_vessel = np.argsort(mmsi, kind="stable")
+    m = mmsi[by_vessel]
+    t = positions.time[keep][by_vessel]
     if len(m):
-        starts = np.flatnonzero(np.r_[True, m[1:] != m[:-1]])
-        group = np.cumsum(np.r_[True, m[1:] != m[:-1]]) - 1
+        new_vessel = np.r_[True, m[1:] != m[:-1]]
+        starts = np.flatnonzero(new_vessel)
+        group = np.cumsum(new_vessel) - 1
         offset = t.min() - 1
         shifted = t - offset + group.astype(np.int64) * (int(t.max() - offset) + 1)
         running = np.maximum.accumulate(shifted)
         previous = np.r_[-1, running[:-1]]
         previous[starts] = -1
         summary.out_of_order = int(np.count_nonzero(shifted < previous))
-
-    order = np.lexsort((p.time, p.mmsi))  # stable: equal (mmsi, time) keep input order
-    p = p.take(order)
+    if summary.out_of_order == 0:
+        order = keep[by_vessel]  # already in (mmsi, time) order, ties in input order
+    else:
+        order = keep[np.lexsort((positions.time[keep], mmsi))]  # stable
+    p = positions.take(order)
     same = np.r_[False, (p.mmsi[1:] == p.mmsi[:-1]) & (p.time[1:] == p.time[:-1])]
     summary.duplicate = int(np.count_nonzero(same))
-    p = p.take(~same)
+    if summary.duplicate:
+        p = p.take(~same)
 
     spike = spike_mask(p, params)
     summary.speed_spike = int(np.count_nonzero(spike))
-    p = p.take(~spike)
-    summary.speed_jump = int(np.count_nonzero(jump_steps(p, params)))
+    if summary.speed_spike:
+        p = p.take(~spike)
+    jumps = jump_steps(p, params)
+    summary.speed_jump = int(np.count_nonzero(jumps))
     summary.kept = len(p)
-    return p, summary
+    return p, summary, jumps
 
 
 def spike_mask(p: Positions, params: MaritimeParameters) -> NDArray[np.bool_]:

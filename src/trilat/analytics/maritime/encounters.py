@@ -84,9 +84,12 @@ def close_pairs(
 
     key = base + row * max_cols + column(row)
     order = np.argsort(key, kind="stable")
-    # work in key order: the searches below then sweep the sorted keys almost linearly
+    # work in key order: each lookup below then sweeps the sorted cells almost linearly
     sorted_key = key[order]
     row, base, lon_sorted = row[order], base[order], lon[order]
+    boundary = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+    cell_key = sorted_key[boundary]
+    cell_count = np.diff(np.r_[boundary, n])
 
     def column_sorted(r: NDArray[np.int64]) -> NDArray[np.int64]:
         c = columns[r]
@@ -94,15 +97,32 @@ def close_pairs(
 
     found_a: list[NDArray[np.intp]] = []
     found_b: list[NDArray[np.intp]] = []
+    # partners in the same cell: every pair of its points, once
+    big = np.flatnonzero(cell_count > 1)
+    if len(big):
+        sizes = cell_count[big]
+        firsts = boundary[big]
+        # for each point, the points after it in its cell
+        member = np.repeat(firsts, sizes) + (
+            np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        )
+        after = np.repeat(firsts + sizes, sizes) - member - 1
+        has = after > 0
+        member, after = member[has], after[has]
+        total = int(after.sum())
+        pa = np.repeat(member, after)
+        pb = pa + 1 + (np.arange(total) - np.repeat(np.cumsum(after) - after, after))
+        found_a.append(order[pa])
+        found_b.append(order[pb])
     narrow = False
-    for drow, dcols in ((0, (0, 1)), (1, (-1, 0, 1))):
+    for drow, dcols in ((0, (1,)), (1, (-1, 0, 1))):
         r = row + drow
         valid = r < rows
         r = np.minimum(r, rows - 1)
         c0 = column_sorted(r)
         ncol = columns[r]
         narrow = narrow or bool(np.any(ncol <= 2))
-        seen: list[NDArray[np.int64]] = []
+        seen: list[NDArray[np.int64]] = [c0] if drow == 0 else []
         for dcol in dcols:
             c = (c0 + dcol) % ncol
             dup = np.zeros(n, dtype=bool)
@@ -111,21 +131,20 @@ def close_pairs(
             seen.append(c)
             q = np.flatnonzero(valid & ~dup)
             qkey = base[q] + r[q] * max_cols + c[q]
-            lo = np.searchsorted(sorted_key, qkey, side="left")
-            hi = np.searchsorted(sorted_key, qkey, side="right")
-            count = hi - lo
-            has = count > 0
-            q, lo, count = q[has], lo[has], count[has]
+            at = np.minimum(np.searchsorted(cell_key, qkey), len(cell_key) - 1)
+            hit = cell_key[at] == qkey
+            q, at = q[hit], at[hit]
             if len(q) == 0:
                 continue
+            lo = boundary[at]
+            count = cell_count[at]
             total = int(count.sum())
             pa = np.repeat(q, count)
             pb = np.repeat(lo, count) + (
                 np.arange(total) - np.repeat(np.cumsum(count) - count, count)
             )
-            keep = pa < pb if (drow == 0 and dcol == 0) else pa != pb
-            found_a.append(order[pa[keep]])
-            found_b.append(order[pb[keep]])
+            found_a.append(order[pa])
+            found_b.append(order[pb])
     if not found_a:
         return empty
     a = np.concatenate(found_a)
@@ -136,6 +155,14 @@ def close_pairs(
         pair_key = a.astype(np.int64) * n + b
         _, first = np.unique(pair_key, return_index=True)
         a, b = a[first], b[first]
+    # a cheap planar bound first: only candidates that may be in range get the exact distance
+    dy = (lat[a] - lat[b]) * KM_PER_DEGREE
+    dx = ((lon[a] - lon[b] + 180.0) % 360.0 - 180.0) * KM_PER_DEGREE
+    low = np.minimum(np.abs(lat[a]), np.abs(lat[b]))
+    dx *= np.cos(np.radians(low))
+    polar = np.maximum(np.abs(lat[a]), np.abs(lat[b])) > 80.0  # the plane fails near a pole
+    maybe = np.flatnonzero((dx * dx + dy * dy <= (max_km * 1.05 + 0.01) ** 2) | polar)
+    a, b = a[maybe], b[maybe]
     d = haversine_km(lat[a], lon[a], lat[b], lon[b])
     keep = d <= max_km
     return ClosePairs(a[keep], b[keep], d[keep])
@@ -252,7 +279,12 @@ def summarize_observations(
     params: MaritimeParameters,
     stats: EncounterStats,
 ) -> list[Encounter]:
-    """Statistics and acceptance of every merged encounter in *obs* (vectorised)."""
+    """Statistics and acceptance of every merged encounter in *obs* (vectorised).
+
+    The criteria are checked cheapest first — duration, then the mean position's distance
+    from shore, then the median speed — so the costly medians are taken only for the few
+    encounters still standing; the rejection counters follow that order.
+    """
     if len(obs.slot) == 0:
         return []
     step = params.resample_seconds
@@ -264,26 +296,10 @@ def summarize_observations(
     end = obs.slot[last] * step
     long_enough = end - start >= params.encounter_min_seconds
     stats.rejected_short += int(np.count_nonzero(~long_enough))
-    keep = long_enough[obs.group]
-    if not keep.any():
+    if not long_enough.any():
         return []
-    # speeds between consecutive observations of the same raw encounter, both vessels
-    same_run = (obs.run[1:] == obs.run[:-1]) & keep[1:]
-    k = np.flatnonzero(same_run)
-    dt = (obs.slot[k + 1] - obs.slot[k]).astype(np.float64) * step
-    speed_a = haversine_km(obs.lat_a[k], obs.lon_a[k], obs.lat_a[k + 1], obs.lon_a[k + 1])
-    speed_b = haversine_km(obs.lat_b[k], obs.lon_b[k], obs.lat_b[k + 1], obs.lon_b[k + 1])
-    speed = np.r_[speed_a / dt / KNOT_KM_PER_SECOND, speed_b / dt / KNOT_KM_PER_SECOND]
-    speed_group = np.r_[obs.group[k], obs.group[k]]
-    median_speed = _group_medians(speed_group, speed, groups)
-    median_speed = np.where(np.isnan(median_speed), 0.0, median_speed)
-    slow = long_enough & (median_speed < params.encounter_max_median_speed_knots)
-    stats.rejected_speed += int(np.count_nonzero(long_enough & ~slow))
-    if not slow.any():
-        return []
-    sel = slow[obs.group]
+    sel = long_enough[obs.group]
     g = obs.group[sel]
-    median_distance = _group_medians(g, obs.distance_km[sel], groups)
     count = np.bincount(g, minlength=groups).astype(np.float64)
     mid_lat = (obs.lat_a[sel] + obs.lat_b[sel]) / 2.0
     mid_lon = np.radians(midpoint_lon(obs.lon_a[sel], obs.lon_b[sel]))
@@ -292,15 +308,33 @@ def summarize_observations(
         mean_sin = np.bincount(g, np.sin(mid_lon), minlength=groups) / count
         mean_cos = np.bincount(g, np.cos(mid_lon), minlength=groups) / count
     mean_lon = np.degrees(np.arctan2(mean_sin, mean_cos))
-    candidates = np.flatnonzero(slow)
+    candidates = np.flatnonzero(long_enough)
     verdict = shore.classify(
         mean_lat[candidates], mean_lon[candidates], params.encounter_min_shore_km, anchorages=True
     )
     stats.shore_unknown += int(np.count_nonzero(verdict == UNKNOWN))
     offshore = (verdict == FAR) | ((verdict == UNKNOWN) & params.unknown_shore_is_offshore)
     stats.rejected_shore += int(np.count_nonzero(~offshore))
+    standing = np.zeros(groups, dtype=bool)
+    standing[candidates[offshore]] = True
+    if not standing.any():
+        return []
+    # speeds between consecutive observations of the same raw encounter, both vessels
+    k = np.flatnonzero((obs.run[1:] == obs.run[:-1]) & standing[obs.group[1:]])
+    dt = (obs.slot[k + 1] - obs.slot[k]).astype(np.float64) * step
+    speed_a = haversine_km(obs.lat_a[k], obs.lon_a[k], obs.lat_a[k + 1], obs.lon_a[k + 1])
+    speed_b = haversine_km(obs.lat_b[k], obs.lon_b[k], obs.lat_b[k + 1], obs.lon_b[k + 1])
+    speed = np.r_[speed_a / dt / KNOT_KM_PER_SECOND, speed_b / dt / KNOT_KM_PER_SECOND]
+    median_speed = _group_medians(np.r_[obs.group[k], obs.group[k]], speed, groups)
+    median_speed = np.where(np.isnan(median_speed), 0.0, median_speed)
+    slow = standing & (median_speed < params.encounter_max_median_speed_knots)
+    stats.rejected_speed += int(np.count_nonzero(standing & ~slow))
+    if not slow.any():
+        return []
+    in_slow = slow[obs.group]
+    median_distance = _group_medians(obs.group[in_slow], obs.distance_km[in_slow], groups)
     out = []
-    for i in candidates[offshore].tolist():
+    for i in np.flatnonzero(slow).tolist():
         j = first[i]
         out.append(
             Encounter(

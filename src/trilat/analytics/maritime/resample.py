@@ -34,8 +34,15 @@ class GridTrack:
         return len(self.mmsi)
 
 
-def resample(p: Positions, params: MaritimeParameters = DEFAULT_PARAMETERS) -> GridTrack:
-    """Grid positions of cleaned reports *p* (sorted by (mmsi, time), de-duplicated)."""
+def resample(
+    p: Positions,
+    params: MaritimeParameters = DEFAULT_PARAMETERS,
+    jumps: NDArray[np.bool_] | None = None,
+) -> GridTrack:
+    """Grid positions of cleaned reports *p* (sorted by (mmsi, time), de-duplicated).
+
+    *jumps* (from :func:`~.clean.clean_with_jumps`) saves recomputing the step speeds.
+    """
     step = params.resample_seconds
     n = len(p)
     if n == 0:
@@ -44,7 +51,8 @@ def resample(p: Positions, params: MaritimeParameters = DEFAULT_PARAMETERS) -> G
     t = p.time
     same = p.mmsi[1:] == p.mmsi[:-1]
     dt = t[1:] - t[:-1]
-    interpolable = same & (dt <= params.max_interpolation_gap_seconds) & ~jump_steps(p, params)[:-1]
+    jumps = jump_steps(p, params) if jumps is None else jumps
+    interpolable = same & (dt <= params.max_interpolation_gap_seconds) & ~jumps[:-1]
     first = -((-t[:-1]) // step)  # ceil(t_a / step)
     last = (t[1:] - 1) // step  # g < t_b
     count = np.where(interpolable, np.maximum(last - first + 1, 0), 0)

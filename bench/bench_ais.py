@@ -207,10 +207,11 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--rebuild", action="store_true", help="make the corpus again")
     parser.add_argument("--json", action="store_true", help="also print one JSON line per row")
+    parser.add_argument("--out", type=Path, default=OUT, help="where the corpus is cached")
     args = parser.parse_args()
     if not 1_000 <= args.sentences <= 5_000_000 or not 1 <= args.passes <= 20:
         raise SystemExit("--sentences must be 1,000..5,000,000 and --passes 1..20")
-    corpus = OUT / f"ais-corpus-{args.sentences}.nmea"
+    corpus = args.out / f"ais-corpus-{args.sentences}.nmea"
     if args.rebuild or not corpus.exists():
         started = time.perf_counter()
         build_corpus(corpus, args.sentences)

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Final
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from trilat.api.auth import same_hash, token_hash
@@ -129,10 +129,10 @@ def _router(node: Node, federation: Federation) -> APIRouter:
         request: Request,
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-    ) -> JSONResponse:
+    ) -> Response:
         sender, nation = await peer(request, b"")
         page = await run_in_threadpool(federation.serve_pull, sender.node, nation, after, limit)
-        return JSONResponse(page)
+        return Response(page, media_type="application/json")
 
     @router.get("/checkpoint", summary="Signed checkpoint and consistency proof, for cosigning")
     async def checkpoint(

@@ -825,10 +825,11 @@ class Federation:
         return {"acked": acked, "refused": refused}
 
     # ----- pull (catch-up by cursor) ----------------------------------------------------
-    def serve_pull(
-        self, peer_node: str, peer_nation: str, after: int, limit: int
-    ) -> dict[str, Any]:
-        """Items after *after* that this node may release to the peer, with their audit."""
+    def serve_pull(self, peer_node: str, peer_nation: str, after: int, limit: int) -> bytes:
+        """JSON ``{items, next}``: items after *after* this node may release to the peer.
+
+        Every decision is audited, as for a push.
+        """
         limit = max(1, min(limit, self.limits.batch_items))
         rows = self.store.read_after(after, limit)
         peer = PeerRow(peer_node, peer_nation, "", "", "", "", True)
@@ -843,7 +844,8 @@ class Federation:
             if wire is not None:
                 entries.append(wire)
         self.tables.audit(leaves)
-        return {"items": entries, "next": rows[-1].seq if rows else after}
+        following = rows[-1].seq if rows else after
+        return b'{"items":[' + b",".join(entries) + b'],"next":' + str(following).encode() + b"}"
 
     def pull(self, node_id: str, transport: Transport | None = None) -> int:
         """Fetch from *node_id* everything it may release here; return how many were new."""

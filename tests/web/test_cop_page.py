@@ -369,3 +369,56 @@ def test_callsign_labels_name_each_track_and_can_be_switched_off(
     page.uncheck("#labels")
     labels.first.wait_for(state="detached")
     assert labels.count() == 0
+
+
+def _luminance(rgb: tuple[float, ...]) -> float:
+    def channel(value: float) -> float:
+        value /= 255
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (channel(v) for v in rgb[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def _contrast(first: tuple[float, ...], second: tuple[float, ...]) -> float:
+    lighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_banner_colours_follow_us_practice_and_stay_readable(
+    session: Session, node: RunningNode
+) -> None:
+    """Green, blue, red and orange for U, C, S and TS; text contrast of at least WCAG AA."""
+    page = session.page
+    page.goto(node.url + "/")
+    colours = page.evaluate(
+        """classes => classes.map(name => {
+             const probe = document.createElement('span');
+             probe.className = 'mark ' + name;
+             probe.textContent = 'X';
+             document.body.append(probe);
+             const style = getComputedStyle(probe);
+             const rgb = text => text.match(/[0-9.]+/g).slice(0, 3).map(Number);
+             const found = [rgb(style.backgroundColor), rgb(style.color)];
+             probe.remove();
+             return found;
+           })""",
+        list(LEVEL_CLASSES.values()),
+    )
+    hues = {}
+    for word, (background, text) in zip(LEVEL_CLASSES, colours, strict=True):
+        assert _contrast(tuple(background), tuple(text)) >= 4.5, word
+        hues[word] = _hue(background)
+    assert hues == {
+        "UNCLASSIFIED": "green",
+        "CONFIDENTIAL": "blue",
+        "SECRET": "red",
+        "TOP SECRET": "orange",
+    }
+
+
+def _hue(rgb: list[float]) -> str:
+    red, green, blue = rgb[:3]
+    if red > 200 and 100 <= green <= 180 and blue < 60:
+        return "orange"
+    return max(("red", red), ("green", green), ("blue", blue), key=lambda c: c[1])[0]

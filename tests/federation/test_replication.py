@@ -60,11 +60,57 @@ def test_random_items_reach_exactly_the_nodes_the_oracle_allows(cluster: Cluster
     assert sum(peer["pushed"] for peer in relayed) > 0
 
 
+@pytest.mark.soak
+def test_ten_thousand_random_items_with_crashes_and_a_partition_match_the_oracle(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if "soak" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("a soak run (several minutes): make soak, or pytest -m soak")
+    cluster = Cluster.start(tmp_path, proxied=[("USA", "KOR"), ("KOR", "USA")])
+    try:
+        rng = random.Random(10_000)
+        post_standing_consent(cluster, "KOR", ["JPN"], "dprk.nuclear")
+        poster = Poster(cluster, seed=10_000, count=10_000)
+        poster.thread.start()
+        try:
+            poster.wait_for(2_000, timeout=600)
+            receiver = cluster.nodes["KOR"]
+            assert receiver.server is not None
+            poster.down.add("KOR")
+            receiver.server.stop(signal.SIGKILL)
+            poster.wait_for(3_500, timeout=600)
+            receiver.server.start()
+            poster.down.discard("KOR")
+            for proxy in cluster.proxies.values():
+                proxy.partition()
+            poster.wait_for(5_500, timeout=600)
+            for proxy in cluster.proxies.values():
+                proxy.heal()
+            sender = cluster.nodes["JPN"]
+            assert sender.server is not None
+            poster.down.add("JPN")
+            sender.server.stop(signal.SIGKILL)
+            poster.wait_for(7_000, timeout=600)
+            sender.server.start()
+            poster.down.discard("JPN")
+            poster.thread.join(1200)
+        finally:
+            poster.stop.set()
+            poster.thread.join(60)
+        items = originated(cluster.holdings())
+        post_consents(cluster, items, rng, share=0.05)
+        counts = check(cluster, "soak")
+        assert counts == {"lost": 0, "duplicated": 0, "unexpected": 0}
+    finally:
+        cluster.stop()
+
+
 class Poster:
     """Posts random items to live nodes from a thread; a node that is down is skipped."""
 
-    def __init__(self, cluster: Cluster, seed: int) -> None:
+    def __init__(self, cluster: Cluster, seed: int, count: int = 5000) -> None:
         self.cluster = cluster
+        self.count = count
         self.rng = random.Random(seed)
         self.down: set[str] = set()
         self.stop = threading.Event()
@@ -74,7 +120,7 @@ class Poster:
     def run(self) -> None:
         clients = {n: node.client() for n, node in self.cluster.nodes.items()}
         try:
-            for request in random_items(self.rng, 5000):
+            for request in random_items(self.rng, self.count):
                 if self.stop.is_set():
                     return
                 owner = request.pop("owner")
@@ -103,6 +149,7 @@ def test_kill_9_of_a_receiver_and_of_a_sender_loses_and_duplicates_nothing(
     poster.thread.start()
     try:
         poster.wait_for(150)
+        time.sleep(0.2)  # let replication to KOR get under way
         receiver = cluster.nodes["KOR"]
         assert receiver.server is not None
         poster.down.add("KOR")

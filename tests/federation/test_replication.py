@@ -149,7 +149,6 @@ def test_kill_9_of_a_receiver_and_of_a_sender_loses_and_duplicates_nothing(
     poster.thread.start()
     try:
         poster.wait_for(150)
-        time.sleep(0.2)  # let replication to KOR get under way
         receiver = cluster.nodes["KOR"]
         assert receiver.server is not None
         poster.down.add("KOR")

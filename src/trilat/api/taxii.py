@@ -31,6 +31,7 @@ import json
 import logging
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -92,7 +93,7 @@ DEFAULT_TOPICS: Final = (
 """The topic prefixes that get a collection unless the node is given others."""
 
 _COLLECTION_NAMESPACE: Final = uuid.UUID("5b0d3c1e-4f1a-4c61-9d5e-7a3f0c2b9e10")
-_STATUS_META: Final = "taxii.status."
+_STATUS_DETAILS: Final = 200_000  # per-object entries kept across status resources
 _SCAN_BATCH: Final = 500
 _INDEX_BATCH: Final = 5000
 _DEFINITION_IDS: Final = frozenset({TRILAT_IDENTITY_ID, LABEL_EXTENSION_ID})
@@ -719,6 +720,37 @@ def _add_objects(
     return status
 
 
+class _Statuses:
+    """Status resources of recent adds, readable by the user who made them.
+
+    Kept in memory (the most recent, up to *capacity* per-object entries in all): a status
+    reports on a request that has already completed, and its objects and their ``accept``
+    audit leaves are durable in the store whatever happens to it.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._size = 0
+        self._lock = threading.Lock()
+        self._book: OrderedDict[str, tuple[str, dict[str, Any], int]] = OrderedDict()
+
+    def put(self, identifier: str, user: str, resource: dict[str, Any]) -> None:
+        weight = 1 + int(resource["total_count"])
+        with self._lock:
+            self._book[identifier] = (user, resource, weight)
+            self._size += weight
+            while self._size > self._capacity and len(self._book) > 1:
+                _, (_, _, dropped) = self._book.popitem(last=False)
+                self._size -= dropped
+
+    def get(self, identifier: str, user: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._book.get(identifier)
+        if found is None or found[0] != user:
+            return None
+        return found[1]
+
+
 class _Refused(Exception):
     """One object is refused (reason in the message)."""
 
@@ -806,6 +838,7 @@ def install_taxii(app: FastAPI, node: Node, topics: Sequence[str] = DEFAULT_TOPI
         raise ValueError("TAXII needs distinct collection topics")
     collections = {c.id: c for c in (collection_for(topic) for topic in topics)}
     index = _StixIndex()
+    statuses = _Statuses(_STATUS_DETAILS)
     router = APIRouter(include_in_schema=False)
 
     def guarded(
@@ -927,11 +960,10 @@ def install_taxii(app: FastAPI, node: Node, topics: Sequence[str] = DEFAULT_TOPI
             identifier = str(uuid.UUID(identifier))
         except ValueError:
             raise TaxiiError(404, "Not Found", "no such status resource") from None
-        stored = node.store.get_meta(_STATUS_META + identifier)
-        record = json.loads(stored) if stored else None
-        if record is None or record.get("user") != user.name:
+        resource = statuses.get(identifier, user.name)
+        if resource is None:
             raise TaxiiError(404, "Not Found", "no such status resource")
-        return _response(record["status"])
+        return _response(resource)
 
     for path, handler in (
         ("/", discovery),
@@ -970,8 +1002,7 @@ def install_taxii(app: FastAPI, node: Node, topics: Sequence[str] = DEFAULT_TOPI
                 _add_objects, node, collection, user, objects, requested
             )
             resource = status.resource()
-            record = json.dumps({"user": user.name, "status": resource})
-            await run_in_threadpool(node.store.set_meta, _STATUS_META + status.id, record)
+            statuses.put(status.id, user.name, resource)
             _log.info(
                 "taxii.add collection=%s user=%s success=%d failure=%d",
                 collection.topic,

@@ -14,10 +14,10 @@ from stix2validator import ValidationOptions, validate_instance
 from taxii2client.v21 import Collection, Server, as_pages
 
 from tests.taxii.conftest import CYBER, LABELS, SEES, TaxiiNode, envelope_of, indicator, marked
-from trilat.adapters.stix import label_markings, mark
+from trilat.adapters.stix import label_markings, label_of, mark, marking_refs
 from trilat.api.taxii import TAXII_MEDIA_TYPE
 from trilat.core.items import envelope_from_document, verify
-from trilat.core.labels import parse_label
+from trilat.core.labels import format_banner, parse_label
 
 VALIDATION = ValidationOptions(version="2.1", strict=False)
 
@@ -224,3 +224,24 @@ def test_each_topic_collection_holds_only_its_own_objects(taxii: TaxiiNode, topi
     other.add_objects(envelope_of([(obj, definitions)]))
     assert [o["id"] for o in other.get_objects()["objects"]] == [obj["id"]]
     assert len(_collection(taxii, "admin").get_objects()["objects"]) == 1
+
+
+def test_marking_refs_resolve_to_definitions_only_for_labels_the_user_was_shown(
+    taxii: TaxiiNode,
+) -> None:
+    labels_by_id = _post_one_of_each(taxii)
+    kenji = _collection(taxii, "kenji")
+    objects = kenji.get_objects()["objects"]
+    for obj in objects:
+        definitions = [kenji.get_object(ref)["objects"][0] for ref in obj["object_marking_refs"]]
+        for definition in definitions:
+            result = validate_instance(definition, VALIDATION)
+            assert result.is_valid, [str(error) for error in result.errors]
+        label = label_of(obj, definitions)  # the label comes back from what TAXII served
+        assert format_banner(label) == LABELS[labels_by_id[obj["id"]]]
+    hidden = parse_label(LABELS["noforn"], owner="USA")
+    for ref in marking_refs(hidden)[:1]:
+        response = httpx.get(
+            f"{taxii.collection_url()}objects/{ref}/", headers=taxii.headers("kenji")
+        )
+        assert response.status_code == 404

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hashlib
 import json
 import logging
@@ -45,9 +46,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from trilat.adapters.stix import (
     LABEL_EXTENSION_ID,
+    TLP1_MARKING_IDS,
+    TLP_MARKING_IDS,
     TRILAT_IDENTITY_ID,
     item_from_stix,
+    label_extension_definition,
+    label_markings,
     mark,
+    marking_refs,
+    tlp_marking,
+    trilat_identity,
 )
 from trilat.api.auth import ORIGINATING_ROLES, same_hash, token_hash
 from trilat.api.cursor import CursorError
@@ -56,7 +64,7 @@ from trilat.api.problems import BodyTooLarge
 from trilat.core.clock import format_time, parse_time
 from trilat.core.errors import DecodeError, LabelError, StoreError, TrilatError
 from trilat.core.items import Envelope, Item, seal
-from trilat.core.labels import format_banner, parse_label
+from trilat.core.labels import Label, format_banner, parse_label
 from trilat.kinds import parse_body
 from trilat.store import AuditEntry, ItemFilter, ItemRow, StoredItem, User
 from trilat.store.auditlog import audit_entry
@@ -472,8 +480,16 @@ def _same_time(text: str, wanted: Iterable[datetime]) -> bool:
 class _Reader:
     """Reads one collection for one user: rows → visible objects → TAXII filters."""
 
-    def __init__(self, node: Node, index: _StixIndex, collection: Collection, user: User) -> None:
+    def __init__(
+        self,
+        node: Node,
+        index: _StixIndex,
+        collection: Collection,
+        user: User,
+        markings: _Markings | None = None,
+    ) -> None:
         self.node, self.index, self.collection, self.user = node, index, collection, user
+        self.markings = markings
         self._versions: dict[str, list[_Shown]] = {}
 
     def shown(self, rows: Sequence[StoredItem]) -> list[_Shown]:
@@ -487,6 +503,8 @@ class _Reader:
             stix = mark(body, visible.envelope.label)
             date_added = format_time(visible.envelope.created)
             out.append(_Shown(visible, stix, date_added, _version_of(stix, date_added)))
+        if out and self.markings is not None:
+            self.markings.shown(self.user.name, {s.visible.envelope.label for s in out})
         return out
 
     def _in_topic(self, stored: StoredItem) -> bool:
@@ -720,6 +738,48 @@ def _add_objects(
     return status
 
 
+class _Markings:
+    """The marking definitions each user has been shown references to, so that a client can
+    resolve an ``object_marking_refs`` entry with ``GET objects/{id}/``.
+
+    A label's definitions are registered for a user only when an object with that label is
+    shown to them: asking for a definition never confirms a label nobody showed them.
+    """
+
+    def __init__(self, per_user: int = 4096) -> None:
+        self._per_user = per_user
+        self._lock = threading.Lock()
+        self._seen: dict[str, OrderedDict[Label, None]] = {}
+        self._fixed: dict[str, dict[str, Any]] = {
+            TRILAT_IDENTITY_ID: trilat_identity(),
+            LABEL_EXTENSION_ID: label_extension_definition(),
+            **{marking_id: tlp_marking(tlp) for tlp, marking_id in TLP_MARKING_IDS.items()},
+        }
+
+    def shown(self, user: str, labels: Iterable[Label]) -> None:
+        with self._lock:
+            seen = self._seen.setdefault(user, OrderedDict())
+            for label in labels:
+                seen[label] = None
+                seen.move_to_end(label)
+            while len(seen) > self._per_user:
+                seen.popitem(last=False)
+
+    def definition(self, user: str, identifier: str) -> dict[str, Any] | None:
+        if identifier in self._fixed:
+            return copy.deepcopy(self._fixed[identifier])
+        if identifier in TLP1_MARKING_IDS:
+            return None  # STIX 2.1 TLP 1.0 definitions are built into STIX; not re-served
+        with self._lock:
+            labels = list(self._seen.get(user, ()))
+        for label in labels:
+            if identifier in marking_refs(label):
+                for definition in label_markings(label):
+                    if definition["id"] == identifier:
+                        return definition
+        return None
+
+
 class _Statuses:
     """Status resources of recent adds, readable by the user who made them.
 
@@ -839,6 +899,7 @@ def install_taxii(app: FastAPI, node: Node, topics: Sequence[str] = DEFAULT_TOPI
     collections = {c.id: c for c in (collection_for(topic) for topic in topics)}
     index = _StixIndex()
     statuses = _Statuses(_STATUS_DETAILS)
+    markings = _Markings()
     router = APIRouter(include_in_schema=False)
 
     def guarded(
@@ -903,13 +964,13 @@ def install_taxii(app: FastAPI, node: Node, topics: Sequence[str] = DEFAULT_TOPI
     def get_objects(request: Request, user: User) -> Response:
         collection = collection_of(request)
         query = _parse_query(node, request, collection.id, allowed=_MATCH_KEYS)
-        shown, cursor = _Reader(node, index, collection, user).page(query)
+        shown, cursor = _Reader(node, index, collection, user, markings).page(query)
         return _paged(shown, cursor, node, query, "objects", lambda s: s.stix)
 
     def get_manifest(request: Request, user: User) -> Response:
         collection = collection_of(request)
         query = _parse_query(node, request, collection.id, allowed=_MATCH_KEYS)
-        shown, cursor = _Reader(node, index, collection, user).page(query)
+        shown, cursor = _Reader(node, index, collection, user, markings).page(query)
         return _paged(shown, cursor, node, query, "objects", _manifest_record)
 
     def object_query(request: Request, collection: Collection, allowed: frozenset[str]) -> _Query:
@@ -927,8 +988,13 @@ def install_taxii(app: FastAPI, node: Node, topics: Sequence[str] = DEFAULT_TOPI
 
     def get_object(request: Request, user: User) -> Response:
         collection = collection_of(request)
+        identifier = request.path_params["object_id"]
+        if identifier.startswith(("marking-definition--", "identity--", "extension-definition--")):
+            definition = markings.definition(user.name, identifier)
+            if definition is not None:
+                return _response({"more": False, "objects": [definition]})
         query = object_query(request, collection, frozenset({"version", "spec_version"}))
-        reader = _Reader(node, index, collection, user)
+        reader = _Reader(node, index, collection, user, markings)
         reader.index.refresh(node)
         if not reader.versions(query.ids[0] if query.ids else ""):
             raise TaxiiError(404, "Not Found", "no such object in this collection")
@@ -947,7 +1013,7 @@ def install_taxii(app: FastAPI, node: Node, topics: Sequence[str] = DEFAULT_TOPI
             versions=("all",),
             fingerprint=query.fingerprint,
         )
-        reader = _Reader(node, index, collection, user)
+        reader = _Reader(node, index, collection, user, markings)
         reader.index.refresh(node)
         if not reader.versions(query.ids[0] if query.ids else ""):
             raise TaxiiError(404, "Not Found", "no such object in this collection")

@@ -89,7 +89,7 @@ def pin(directory: Path, other: Path, port: int, *, link: bool) -> None:
 
 
 def serve(directory: Path, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(  # noqa: S603 - this Python running trilat itself
+    process = subprocess.Popen(
         [
             sys.executable,
             "-c",

@@ -176,6 +176,21 @@ def scenario(now: datetime) -> list[dict[str, Any]]:
             "body": {"title": "Assessment (national only)", "text": "National assessment."},
         },
         {
+            "kind": "report",
+            "label": "CONFIDENTIAL//REL TO USA, JPN, KOR",
+            "topics": ["exercise"],
+            "body": {
+                "title": "Exercise area",
+                "text": "Trilateral air and maritime exercise area, 06:00Z to 18:00Z.",
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[127.0, 32.0], [129.0, 32.0], [129.0, 33.2], [127.0, 33.2], [127.0, 32.0]]
+                    ],
+                },
+            },
+        },
+        {
             "kind": "bulletin",
             "label": "UNCLASSIFIED",
             "topics": ["public"],

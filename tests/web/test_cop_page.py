@@ -87,12 +87,17 @@ def test_national_user_sees_every_item_with_its_label_in_popups(
 ) -> None:
     session.sign_in("duty")
     visible = _shows_exactly_what_the_api_returns(session, "duty")
-    assert {item["id"] for item in node.posted[:12]} <= {item["id"] for item in visible}
+    assert {item["id"] for item in node.posted[:13]} <= {item["id"] for item in visible}
     tracks = {item["body"]["uid"]: item for item in visible if item["kind"] == "track"}
     for item in tracks.values():
         assert _popup_label(session, item["id"]) == item["label"]
     missile = next(item for item in visible if item["kind"] == "missile_event")
     assert _popup_label(session, missile["id"]) == REL_TRILATERAL
+    area = next(item for item in visible if item["body"].get("title") == "Exercise area")
+    session.page.click(f"#items .item-row[data-item='{area['id']}']")
+    popup = session.page.locator(f".leaflet-popup .pop[data-item='{area['id']}']")
+    assert popup.locator(".mark").inner_text() == "CONFIDENTIAL//REL TO USA, JPN, KOR"
+    assert "06:00Z to 18:00Z" in popup.inner_text()
     word, classes = _banner(session)
     assert word == "TOP SECRET"
     assert "cls-ts" in classes

@@ -47,7 +47,6 @@ from trilat.api.schemas import (
 from trilat.api.sse import Published, Subscriber, format_event
 from trilat.api.taxii import install_taxii
 from trilat.api.web import mount_web
-from trilat.api.web import mount_web
 from trilat.config import Settings, load_settings
 from trilat.core.clock import Clock, format_time, parse_time
 from trilat.core.errors import StoreError
@@ -406,7 +405,6 @@ def create_app(node: Node) -> FastAPI:
         _require_national(node, user)
         return node.inclusion(leaf, size)
 
-    mount_web(app)
     mount_web(app)
     return app
 

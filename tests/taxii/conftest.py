@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import NodeUnderTest, Served, make_node, serve_in_thread
+from tests.store.backends import postgres_database, store_url_for
 from trilat.adapters.stix import label_markings, mark
 from trilat.api.app import create_app
 from trilat.api.taxii import API_ROOT, TAXII_MEDIA_TYPE, collection_for
 from trilat.core.labels import parse_label
+
+__all__ = ["postgres_database"]
 
 LABELS = {
     "green": "UNCLASSIFIED//TLP:GREEN",
@@ -92,7 +95,17 @@ class TaxiiNode:
 
 @pytest.fixture
 def taxii(tmp_path: Path) -> Iterator[TaxiiNode]:
-    made = make_node(f"sqlite:///{tmp_path / 'store.sqlite3'}", body_limit=256 * 1024)
+    yield from _serve(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+
+
+@pytest.fixture
+def taxii_postgres(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TaxiiNode]:
+    """The same node on PostgreSQL (skips when it is not reachable)."""
+    yield from _serve(store_url_for("postgres", request, tmp_path))
+
+
+def _serve(url: str) -> Iterator[TaxiiNode]:
+    made = make_node(url, body_limit=256 * 1024)
     running = serve_in_thread(create_app(made.node))
     yield TaxiiNode(made, running)
     running.server.should_exit = True

@@ -93,6 +93,16 @@ def test_every_endpoint_shows_each_user_only_what_the_label_allows(taxii: TaxiiN
     assert counts["admin"] == (4, 4, 4, 4)
 
 
+@pytest.mark.postgres
+def test_a_postgres_node_filters_objects_and_manifest_per_user(taxii_postgres: TaxiiNode) -> None:
+    labels_by_id = _post_one_of_each(taxii_postgres)
+    for user, allowed in SEES.items():
+        collection = _collection(taxii_postgres, user)
+        expected = {stix_id for stix_id, name in labels_by_id.items() if name in allowed}
+        assert {o["id"] for o in _all_pages(collection.get_objects, 2)} == expected
+        assert {r["id"] for r in _all_pages(collection.get_manifest, 3)} == expected
+
+
 def test_bearer_and_basic_credentials_both_reach_the_same_user(taxii: TaxiiNode) -> None:
     _post_one_of_each(taxii)
     url = taxii.collection_url() + "objects/"

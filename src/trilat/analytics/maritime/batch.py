@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -83,10 +84,15 @@ def analyze(
     track = resample(cleaned, params, jumps)
     result.grid_positions = len(track)
     need_encounters = "encounters" in detectors or "gaps" in detectors
-    if need_encounters:
-        result.encounters = detect_encounters(track, shore, params, result.encounter_stats)
-    if "loitering" in detectors:
-        result.loitering = detect_loitering(track, shore, params, result.loitering_stats)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # loitering on the second core while encounters run here (numpy releases the GIL)
+        loitering = None
+        if "loitering" in detectors:
+            loitering = pool.submit(detect_loitering, track, shore, params, result.loitering_stats)
+        if need_encounters:
+            result.encounters = detect_encounters(track, shore, params, result.encounter_stats)
+        if loitering is not None:
+            result.loitering = loitering.result()
     if "gaps" in detectors:
         result.gaps = detect_gaps(cleaned, shore, result.encounters, params, result.gap_stats)
     if "encounters" not in detectors:

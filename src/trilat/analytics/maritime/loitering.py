@@ -113,8 +113,10 @@ def detect_loitering(
     )
     flags = np.zeros(len(track), dtype=bool)
     flags[index] = offshore_flags(track.lat[index], track.lon[index], shore, params, stats)
+    # only chains with an offshore position can hold a run (most slow chains are in port)
+    any_offshore = np.add.reduceat(flags[index].astype(np.int64), np.cumsum(count) - count) > 0
     out: list[Loitering] = []
-    for i0, i1 in zip(starts.tolist(), ends.tolist(), strict=True):
+    for i0, i1 in zip(starts[any_offshore].tolist(), ends[any_offshore].tolist(), strict=True):
         sl = slice(i0, i1 + 1)
         out.extend(
             runs_from_chain(

@@ -32,6 +32,7 @@ IO: reads package data once per process (``importlib.resources``); queries are p
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -74,6 +75,7 @@ class LandSource:
     """Gives the polygons; called once, on the first question this source has to answer."""
     bbox: tuple[float, float, float, float] | None = None
     _loaded: bool = field(init=False, repr=False, default=False)
+    _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
     _polygons: list[BaseGeometry] = field(init=False, repr=False, default_factory=list)
     _seg: NDArray[np.float64] = field(init=False, repr=False)
     _seg_tree: STRtree = field(init=False, repr=False)
@@ -88,9 +90,12 @@ class LandSource:
     def _load(self) -> None:
         if self._loaded:
             return
-        self._polygons = list(self.loader())
-        self._index()
-        self._loaded = True
+        with self._lock:  # detectors may run in threads; load once
+            if self._loaded:
+                return
+            self._polygons = list(self.loader())
+            self._index()
+            self._loaded = True
 
     def _index(self) -> None:
         segments = []

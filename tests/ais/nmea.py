@@ -294,3 +294,52 @@ def messy_stream(seed: int, count: int) -> list[bytes]:
             group = [group[0], sentence(other, other_fill, channel="B"), *group[1:]]
         lines.extend(group)
     return [line.encode("latin-1") for line in lines[:count]]
+
+
+def position_sentence(seed: int, channel: str = "A") -> str:
+    """A valid type 1 sentence whose payload depends on *seed*."""
+    payload, fill = armour(with_type(1, 168, seed * 7919 + 13), 168)
+    return sentence(payload, fill, channel=channel)
+
+
+def clean_stream(seed: int, count: int, *, noise: bool = False) -> list[bytes]:
+    """Valid messages, fragments of several keys interleaved, some groups left open.
+
+    With *noise*, single sentences off the fast path too: tag blocks, trailing times,
+    garbage and bad checksums (none of which touches the fragment buffer).
+    """
+    rnd = random.Random(seed)
+    lines: list[str] = []
+    open_groups: list[list[str]] = []
+    while len(lines) < count:
+        if noise and rnd.random() < 0.15:
+            single = position_sentence(rnd.randrange(10**6), rnd.choice("AB"))
+            tag = f"c:{1_700_000_000 + len(lines)}"
+            lines.append(
+                rnd.choice(
+                    (
+                        f"\\{tag}*{checksum(tag)}\\{single}",
+                        f"{single},{1_700_000_000 + len(lines)}",
+                        "garbage",
+                        single[:-1] + ("0" if single[-1] != "0" else "1"),
+                    )
+                )
+            )
+            continue
+        if open_groups and rnd.random() < 0.5:
+            group = rnd.choice(open_groups)
+            lines.append(group.pop(0))
+            if not group:
+                open_groups.remove(group)
+            continue
+        if rnd.random() < 0.5:
+            lines.append(position_sentence(rnd.randrange(10**6), rnd.choice("AB")))
+            continue
+        per_sentence = rnd.choice((30, 60))
+        key = (str(rnd.randrange(10)), rnd.choice("AB"))
+        if any(g and g[0].split(",")[3:5] == list(key) for g in open_groups):
+            continue
+        group = split_sentences(with_type(5, 424, rnd.getrandbits(418)), 424, sequence=key[0],
+                                channel=key[1], per_sentence=per_sentence)  # fmt: skip
+        open_groups.append(group)
+    return [line.encode() for line in lines]

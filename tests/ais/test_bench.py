@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyais
 
-from tests.ais.test_stream import _clean_stream
+from tests.ais.nmea import clean_stream
 from trilat.adapters.ais import Decoder
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
@@ -49,7 +49,7 @@ def test_the_benchmark_runs_on_a_small_corpus(tmp_path: Path) -> None:
 
 def test_the_peer_adapters_count_the_messages_pyais_counts() -> None:
     adapter = _load("ais_peer_adapter")
-    lines = _clean_stream(5, 3000)  # interleaved fragments, some left open at the end
+    lines = clean_stream(5, 3000)  # interleaved fragments, some left open at the end
     expected = sum(1 for nmea in pyais.IterMessages(lines) if nmea.decode())
     reference = Decoder()
     list(reference.feed_all(lines))

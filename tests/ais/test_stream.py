@@ -9,16 +9,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.ais.nmea import armour, checksum, messy_stream, sentence, split_sentences, with_type
+from tests.ais.nmea import (
+    checksum,
+    clean_stream,
+    messy_stream,
+    position_sentence,
+    sentence,
+    split_sentences,
+    with_type,
+)
 from trilat.adapters.ais import REASONS, Decoder
 
 TYPE5 = split_sentences(with_type(5, 424, 440123456 << 386), 424, sequence="4")  # MMSI bits 8-37
 TYPE5_B = split_sentences(with_type(5, 424, 441999888 << 386), 424, sequence="4", channel="B")
-
-
-def _position(seed: int, channel: str = "A") -> str:
-    payload, fill = armour(with_type(1, 168, seed * 7919 + 13), 168)
-    return sentence(payload, fill, channel=channel)
 
 
 def _messages(decoder: Decoder, lines: list[str]) -> list[dict]:
@@ -27,7 +30,7 @@ def _messages(decoder: Decoder, lines: list[str]) -> list[dict]:
 
 def test_fragments_of_two_messages_interleaved_on_both_channels_reassemble() -> None:
     decoder = Decoder()
-    lines = [TYPE5[0], TYPE5_B[0], _position(1), TYPE5[1], TYPE5_B[1]]
+    lines = [TYPE5[0], TYPE5_B[0], position_sentence(1), TYPE5[1], TYPE5_B[1]]
     decoded = _messages(decoder, lines)
     assert [d["msg_type"] for d in decoded] == [1, 5, 5]
     assert [d["mmsi"] for d in decoded[1:]] == [440123456, 441999888]
@@ -70,14 +73,14 @@ def test_a_new_first_fragment_replaces_an_incomplete_message() -> None:
 
 def test_a_partial_message_expires_after_the_sentence_window() -> None:
     decoder = Decoder(fragment_window=5)
-    lines = [TYPE5[0], *(_position(i) for i in range(5)), TYPE5[1]]
+    lines = [TYPE5[0], *(position_sentence(i) for i in range(5)), TYPE5[1]]
     assert [d["msg_type"] for d in _messages(decoder, lines)] == [1] * 5
     assert decoder.stats.rejected == {"expired_message": 1, "orphan_fragment": 1}
 
 
 def test_a_partial_message_within_the_window_completes() -> None:
     decoder = Decoder(fragment_window=5)
-    lines = [TYPE5[0], *(_position(i) for i in range(4)), TYPE5[1]]
+    lines = [TYPE5[0], *(position_sentence(i) for i in range(4)), TYPE5[1]]
     assert [d["msg_type"] for d in _messages(decoder, lines)] == [1] * 4 + [5]
 
 
@@ -109,7 +112,7 @@ def _endless_first_fragments() -> Iterator[str]:
         yield sentence("55?MbV02;H", count=2, number=1, sequence=sequence, channel=channel,
                        talker=talker)  # fmt: skip
         if index % 3 == 0:
-            yield _position(index)
+            yield position_sentence(index)
 
 
 def test_the_fragment_buffer_stays_bounded_on_an_endless_stream() -> None:
@@ -135,7 +138,7 @@ def test_the_fragment_window_alone_bounds_the_buffer() -> None:
 
 def test_a_tag_block_gives_the_reception_time() -> None:
     tag = "s:2573535,c:1671533231"
-    line = f"\\{tag}*{checksum(tag)}\\{_position(3)}"
+    line = f"\\{tag}*{checksum(tag)}\\{position_sentence(3)}"
     message = Decoder().feed(line, received_at=5.0)
     assert message is not None
     assert message.received_at == 1671533231.0
@@ -143,32 +146,32 @@ def test_a_tag_block_gives_the_reception_time() -> None:
 
 def test_a_tag_block_time_in_milliseconds_is_read_as_such() -> None:
     tag = "c:1671533231500"
-    message = Decoder().feed(f"\\{tag}*{checksum(tag)}\\{_position(3)}")
+    message = Decoder().feed(f"\\{tag}*{checksum(tag)}\\{position_sentence(3)}")
     assert message is not None
     assert message.received_at == 1671533231.5
 
 
 def test_a_trailing_unix_time_gives_the_reception_time() -> None:
-    message = Decoder().feed(f"{_position(3)},1426032000")
+    message = Decoder().feed(f"{position_sentence(3)},1426032000")
     assert message is not None
     assert message.received_at == 1426032000.0
 
 
 def test_without_a_time_in_the_line_the_callers_time_is_used() -> None:
-    message = Decoder().feed(_position(3), received_at=1234.5)
+    message = Decoder().feed(position_sentence(3), received_at=1234.5)
     assert message is not None
     assert message.received_at == 1234.5
 
 
 def test_a_tag_block_with_a_bad_checksum_is_refused() -> None:
     decoder = Decoder()
-    assert decoder.feed(f"\\c:1671533231*00\\{_position(3)}") is None
+    assert decoder.feed(f"\\c:1671533231*00\\{position_sentence(3)}") is None
     assert decoder.stats.rejected == {"bad_tag_block": 1}
 
 
 def test_junk_after_the_checksum_is_refused() -> None:
     decoder = Decoder()
-    assert decoder.feed(f"{_position(3)}XYZ") is None
+    assert decoder.feed(f"{position_sentence(3)}XYZ") is None
     assert decoder.stats.rejected == {"malformed": 1}
 
 
@@ -215,7 +218,7 @@ def test_batches_give_the_same_messages_times_and_counters_as_feeding_lines(
 def test_clean_two_sentence_messages_reassemble_in_columns_like_the_stream() -> None:
     lines: list[bytes] = []
     for index in range(400):
-        lines.append(_position(index).encode())
+        lines.append(position_sentence(index).encode())
         channel = "AB"[index % 2]
         group = split_sentences(with_type(5, 424, index * 104729), 424,
                                 sequence=str(index % 10), channel=channel)  # fmt: skip
@@ -231,51 +234,6 @@ def test_clean_two_sentence_messages_reassemble_in_columns_like_the_stream() -> 
     assert batched.stats == streamed.stats
 
 
-def _clean_stream(seed: int, count: int, *, noise: bool = False) -> list[bytes]:
-    """Valid messages, fragments of several keys interleaved, some groups left open.
-
-    With *noise*, single sentences off the fast path too: tag blocks, trailing times,
-    garbage and bad checksums (none of which touches the fragment buffer).
-    """
-    import random
-
-    rnd = random.Random(seed)
-    lines: list[str] = []
-    open_groups: list[list[str]] = []
-    while len(lines) < count:
-        if noise and rnd.random() < 0.15:
-            single = _position(rnd.randrange(10**6), rnd.choice("AB"))
-            tag = f"c:{1_700_000_000 + len(lines)}"
-            lines.append(
-                rnd.choice(
-                    (
-                        f"\\{tag}*{checksum(tag)}\\{single}",
-                        f"{single},{1_700_000_000 + len(lines)}",
-                        "garbage",
-                        single[:-1] + ("0" if single[-1] != "0" else "1"),
-                    )
-                )
-            )
-            continue
-        if open_groups and rnd.random() < 0.5:
-            group = rnd.choice(open_groups)
-            lines.append(group.pop(0))
-            if not group:
-                open_groups.remove(group)
-            continue
-        if rnd.random() < 0.5:
-            lines.append(_position(rnd.randrange(10**6), rnd.choice("AB")))
-            continue
-        per_sentence = rnd.choice((30, 60))
-        key = (str(rnd.randrange(10)), rnd.choice("AB"))
-        if any(g and g[0].split(",")[3:5] == list(key) for g in open_groups):
-            continue
-        group = split_sentences(with_type(5, 424, rnd.getrandbits(418)), 424, sequence=key[0],
-                                channel=key[1], per_sentence=per_sentence)  # fmt: skip
-        open_groups.append(group)
-    return [line.encode() for line in lines]
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10**6),
@@ -287,7 +245,7 @@ def _clean_stream(seed: int, count: int, *, noise: bool = False) -> list[bytes]:
 def test_columnar_reassembly_agrees_with_the_stream_at_any_window_and_bound(
     seed: int, cuts: list[int], window: int, max_pending: int, noise: bool
 ) -> None:
-    lines = _clean_stream(seed, 300, noise=noise)
+    lines = clean_stream(seed, 300, noise=noise)
     streamed = Decoder(fragment_window=window, max_pending=max_pending)
     expected = [m.fields for m in streamed.feed_all(lines)]
     streamed.flush()
@@ -313,7 +271,7 @@ def test_stream_and_strict_decoding_agree_on_every_mutated_sentence(
     from trilat.adapters.ais import decode_sentence
     from trilat.core.errors import DecodeError
 
-    line = bytearray(_position(seed, "AB"[seed % 2]).encode())
+    line = bytearray(position_sentence(seed, "AB"[seed % 2]).encode())
     line[position % len(line)] = byte
     star = len(line) - 3
     if fix_checksum and line[star] == ord("*"):  # so that the mutation itself is judged
@@ -347,7 +305,7 @@ def test_batches_agree_with_the_stream_over_thousands_of_random_streams(
     rnd = random.Random(20241128)
     for _ in range(3000):
         seed = rnd.randrange(10**6)
-        lines = (messy_stream if rnd.random() < 0.5 else _clean_stream)(seed, 600)
+        lines = (messy_stream if rnd.random() < 0.5 else clean_stream)(seed, 600)
         window, bound = rnd.choice((5, 40, 1000)), rnd.choice((1, 3, 1024))
         cuts = sorted(rnd.randrange(600) for _ in range(rnd.randrange(7)))
         streamed = Decoder(fragment_window=window, max_pending=bound)
@@ -362,7 +320,7 @@ def test_batches_agree_with_the_stream_over_thousands_of_random_streams(
 
 
 def test_text_and_bytearray_lines_decode_like_bytes() -> None:
-    lines = [_position(1), *TYPE5, _position(2, "B")]
+    lines = [position_sentence(1), *TYPE5, position_sentence(2, "B")]
     expected = Decoder().decode_batch([line.encode() for line in lines]).to_dicts()
     assert len(expected) == 3
     assert Decoder().decode_batch(lines).to_dicts() == expected  # type: ignore[arg-type]

@@ -255,3 +255,16 @@ def test_marking_refs_resolve_to_definitions_only_for_labels_the_user_was_shown(
             f"{taxii.collection_url()}objects/{ref}/", headers=taxii.headers("kenji")
         )
         assert response.status_code == 404
+
+
+def test_a_display_only_view_by_a_liaison_officer_is_audited(taxii: TaxiiNode) -> None:
+    label = parse_label("SECRET//REL TO USA, JPN/DISPLAY ONLY KOR", owner="USA")
+    obj = mark(indicator(1), label)
+    _collection(taxii, "admin").add_objects({"objects": [obj, *label_markings(label)]})
+    store = taxii.made.node.store
+    before = store.audit_size()
+    seen = _collection(taxii, "minho").get_objects()["objects"]
+    assert [o["id"] for o in seen] == [obj["id"]]
+    leaves = store.audit_leaves(before, store.audit_size())
+    views = [json.loads(leaf.data) for leaf in leaves if leaf.event == "view"]
+    assert [(view["actor"], view["nation"]) for view in views] == [("minho", "KOR")]

@@ -438,14 +438,14 @@ def _parse_query(
     after = 0
     if "next" in params:
         token = params["next"]
-        cursor, dot, mark = token.partition(".")
+        cursor, dot, query_tag = token.partition(".")
         try:
             after = node.cursors.decode(cursor)
         except CursorError:
             raise TaxiiError(
                 400, "Bad Request", "next is not a token this server issued", code="bad-next"
             ) from None
-        if not dot or mark != fingerprint:
+        if not dot or query_tag != fingerprint:
             raise TaxiiError(
                 400,
                 "Bad Request",

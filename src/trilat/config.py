@@ -155,6 +155,7 @@ class Settings:
     agreements_dir: Path | None = None
     sse_queue: int = 1024
     page_limit: int = 500
+    ingest: Mapping[str, Any] = field(default_factory=dict)  # raw [ingest]: trilat.ingest checks it
 
     @property
     def host(self) -> str:
@@ -195,6 +196,9 @@ def load_settings(node_dir: Path, environ: Mapping[str, str] | None = None) -> S
     node = document.get("node", {})
     if not isinstance(node, dict):
         raise ConfigError("node", str(path), "[node] must be a table")
+    ingest = document.get("ingest", {})
+    if not isinstance(ingest, dict):
+        raise ConfigError("ingest", str(path), "[ingest] must be a table")
     known = {spec.name for spec in SETTINGS}
     for key in node:
         if key not in known:
@@ -226,6 +230,7 @@ def load_settings(node_dir: Path, environ: Mapping[str, str] | None = None) -> S
         agreements_dir=Path(values["agreements_dir"]) if values["agreements_dir"] else None,
         sse_queue=values["sse_queue"],
         page_limit=values["page_limit"],
+        ingest=ingest,
     )
 
 

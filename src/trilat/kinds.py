@@ -97,6 +97,10 @@ class Track(_Body):
     heading: float | None = None
     callsign: str | None = None
     nation: str | None = None
+    # vessel identity from AIS static reports (types 5, 19, 24)
+    name: str | None = None
+    imo: int | None = None
+    ship_type: int | None = None
 
     def check(self) -> None:
         _point(self.point, "point")

@@ -29,6 +29,7 @@ from trilat.api import problems
 from trilat.api.auth import same_hash, token_hash
 from trilat.api.cursor import CursorError
 from trilat.api.federation import federation_running, install_federation
+from trilat.api.ingest import ingest_running, install_ingest
 from trilat.api.node import NewItem, Node, Visible
 from trilat.api.problems import BodyTooLarge, Problem, problem_body
 from trilat.api.schemas import (
@@ -51,6 +52,7 @@ from trilat.config import Settings, load_settings
 from trilat.core.clock import Clock, format_time, parse_time
 from trilat.core.errors import StoreError
 from trilat.federation.clock import scenario_clock
+from trilat.ingest.settings import ingest_settings
 from trilat.store import ItemFilter, StoredItem, User, open_store
 
 _log = logging.getLogger(__name__)
@@ -176,7 +178,7 @@ def create_app(node: Node) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         node.broadcaster.bind(asyncio.get_running_loop())
         watcher = asyncio.create_task(_watch_external_writes(node))
-        async with federation_running(app):
+        async with federation_running(app), ingest_running(app):
             yield
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -219,7 +221,9 @@ def create_app(node: Node) -> FastAPI:
             node.store.head()
         except StoreError as exc:
             raise Problem(503, "store-unavailable", "store unavailable") from exc
-        return Health(status="ok", nation=node.nation, node=node.node_id)
+        providers = getattr(app.state, "health_providers", None) or {}
+        components = {name: provide() for name, provide in providers.items()} or None
+        return Health(status="ok", nation=node.nation, node=node.node_id, components=components)
 
     @app.post(
         f"{API}/items",
@@ -558,4 +562,11 @@ def build_node(settings: Settings, *, clock: Clock | None = None) -> Node:
 
 def app_for(node_dir: Path) -> FastAPI:
     """The application of the node initialised in *node_dir* (settings read once here)."""
-    return create_app(build_node(load_settings(node_dir), clock=scenario_clock(node_dir)))
+    settings = load_settings(node_dir)
+    node = build_node(settings, clock=scenario_clock(node_dir))
+    app = create_app(node)
+    if settings.ingest:  # an [ingest] section turns feeds, CoT and live analytics on
+        install_ingest(
+            app, node, ingest_settings(settings.ingest, nation=settings.nation, base=node_dir)
+        )
+    return app

@@ -92,6 +92,7 @@ class Health(BaseModel):
     status: Literal["ok"]
     nation: str
     node: str
+    components: dict[str, Any] | None = None  # counters of registered providers (ingest…)
 
 
 class DocumentOut(BaseModel):

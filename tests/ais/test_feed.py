@@ -124,6 +124,23 @@ def test_an_endless_stream_is_decoded_without_reading_it_all() -> None:
     assert source.served < 20_000 * 50 + 200_000
 
 
+def test_a_file_without_newlines_is_read_a_bounded_piece_at_a_time(tmp_path) -> None:
+    path = tmp_path / "junk.bin"
+    good = _positions(2)
+    path.write_bytes(f"{good[0]}\n".encode() + b"X" * 3_000_000 + f"\n{good[1]}\n".encode())
+    sink = Collect()
+    Decoder().decode_batch([b""])  # imports numpy and the batch decoder before measuring
+    tracemalloc.start()
+    try:
+        stats = read_file(path, sink)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [fields["mmsi"] for fields, _ in sink.items] == [431_000_000, 431_000_001]
+    assert stats.rejected == {"malformed": 1}
+    assert peak < 1_000_000  # not the 3 MB line
+
+
 def _peak_memory_decoding(messages: int) -> tuple[int, int]:
     """(peak bytes allocated, bytes read) while decoding *messages* from an endless feed."""
     source = EndlessFeed()

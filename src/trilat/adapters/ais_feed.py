@@ -45,6 +45,7 @@ _log = logging.getLogger(__name__)
 
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _BATCH_LINES: Final = 4096
+_MAX_FILE_LINE: Final = 4096
 
 
 class Sink(Protocol):
@@ -88,14 +89,23 @@ def _deliver(messages: Iterator[Message] | list[Message], sink: Sink) -> int:
     return delivered
 
 
-def iter_lines(source: IO[bytes]) -> Iterator[bytes]:
-    """Lines of a binary stream, stripped, one at a time (gzip is recognised by its magic)."""
+def iter_lines(source: IO[bytes], *, max_line: int = _MAX_FILE_LINE) -> Iterator[bytes]:
+    """Lines of a binary stream, stripped, one at a time (gzip is recognised by its magic).
+
+    A line longer than *max_line* bytes is cut there and the rest of it skipped, so that a
+    file without newlines cannot make the reader hold it whole; the decoder then refuses
+    the cut line as malformed.
+    """
     buffered: IO[bytes] = source
     if not isinstance(source, io.BufferedReader):
         buffered = io.BufferedReader(source)  # type: ignore[type-var]
     if buffered.peek(2)[:2] == _GZIP_MAGIC:  # type: ignore[attr-defined]
         buffered = gzip.GzipFile(fileobj=buffered)  # type: ignore[assignment]
-    for line in buffered:
+    readline = buffered.readline
+    while line := readline(max_line + 1):
+        if len(line) > max_line and not line.endswith(b"\n"):
+            while (rest := readline(max_line + 1)) and not rest.endswith(b"\n"):
+                pass  # skip the remainder of an over-long line, a bounded piece at a time
         stripped = line.strip()
         if stripped:
             yield stripped

@@ -700,7 +700,7 @@
         'data-kind': entry.cat,
         'aria-label': `${doc.kind}, ${titleOf(doc)}, ${doc.label}, from ${doc.originator.nation}`,
       },
-      el('span', { class: 'item-kind' }, el('span', { class: 'swatch', 'data-colour': entry.cat }), ` ${doc.kind.replace('_', ' ')}`),
+      el('span', { class: 'item-kind' }, el('span', { class: 'swatch', 'data-colour': entry.cat }), ` ${doc.kind.replaceAll('_', ' ')}`),
       el('span', { class: 'item-time' }, shortTime(entry.when)),
       el('span', { class: 'item-nation' }, doc.originator.nation),
       el('span', { class: 'item-title' }, titleOf(doc)),

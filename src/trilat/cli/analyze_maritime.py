@@ -12,10 +12,12 @@ it is a terminal and the file is large.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import numpy as np
 import typer
@@ -31,8 +33,10 @@ from trilat.analytics.maritime import (
     parse_positions_csv,
     resample,
 )
+from trilat.analytics.maritime.positions import CSV_COLUMNS, parse_timestamp
 from trilat.analytics.maritime.stream import analyze_stream
 from trilat.cli.errors import BadInput
+from trilat.core.errors import DecodeError
 
 __all__ = ["register"]
 
@@ -113,17 +117,110 @@ def _load(path: str, notes: dict[str, Any]) -> Positions:
     return positions
 
 
-def _run(path: str, kind: str, stream: bool) -> tuple[Analysis, dict[str, Any], Positions]:
+def _run(
+    path: str, kind: str, stream: bool, keep_rows: bool = False
+) -> tuple[Analysis, dict[str, Any], Positions]:
+    """Analyse a file; *keep_rows* keeps the positions of a streamed file (for a plot)."""
     notes: dict[str, Any] = {}
-    positions = _load(path, notes)
     if stream:
-        order = np.argsort(positions.time, kind="stable")
-        analysis = analyze_stream(positions.take(order).rows())
+        rows: list[tuple[int, int, float, float]] | None = [] if keep_rows else None
+        analysis = analyze_stream(_stream_rows(path, notes, keep=rows))
+        positions = Positions.from_rows(rows or [])
     else:
+        positions = _load(path, notes)
         detectors = ("encounters", "gaps") if kind == "gaps" else (kind,)
         analysis = analyze(positions, detectors=detectors)
     notes.update(analysis.summary)
     return analysis, notes, positions
+
+
+def _stream_rows(
+    path: str, notes: dict[str, Any], keep: list[tuple[int, int, float, float]] | None = None
+) -> Iterator[tuple[int, int, float, float]]:
+    """Rows read line by line (bounded memory); the file must be in time order (± 5 min)."""
+    if path == "-":
+        handle: BinaryIO = sys.stdin.buffer
+    else:
+        try:
+            handle = Path(path).open("rb")
+        except FileNotFoundError:
+            raise BadInput(f"no such file: {path!r}") from None
+        except IsADirectoryError:
+            raise BadInput(f"is a directory, not a file: {path!r}") from None
+    with handle:
+        first = handle.readline()
+        if not first.strip():
+            raise BadInput(f"empty input: {path!r}")
+        if _is_nmea(first):
+            yield from _stream_nmea(itertools.chain([first], handle), notes, keep)
+        else:
+            yield from _stream_csv(first, handle, notes, keep)
+
+
+def _stream_csv(
+    header: bytes,
+    lines: Iterable[bytes],
+    notes: dict[str, Any],
+    keep: list[tuple[int, int, float, float]] | None,
+) -> Iterator[tuple[int, int, float, float]]:
+    names = [h.strip().lower() for h in header.decode("utf-8", "replace").strip().split(",")]
+    missing = [c for c in CSV_COLUMNS if c not in names]
+    if missing:
+        raise DecodeError(
+            f"CSV header lacks column {missing[0]!r}: got {','.join(names)!r} at line 1"
+        )
+    use = [names.index(c) for c in CSV_COLUMNS]
+    parsed = ParseSummary()
+    notes["csv"] = parsed
+    for number, raw in enumerate(lines, start=2):
+        line = raw.decode("utf-8", "replace").strip()
+        if not line:
+            continue
+        parsed.rows += 1
+        cells = line.split(",")
+        try:
+            row = (
+                int(cells[use[0]]),
+                parse_timestamp(cells[use[1]]),
+                float(cells[use[2]]),
+                float(cells[use[3]]),
+            )
+        except (ValueError, IndexError, OverflowError) as exc:
+            parsed.note(number, f"{type(exc).__name__}: {exc}")
+            continue
+        if keep is not None:
+            keep.append(row)
+        yield row
+    notes["csv"] = {"rows": parsed.rows, "unparsable": parsed.unparsable}
+    if parsed.examples:
+        notes["csv"]["examples"] = parsed.examples
+
+
+def _stream_nmea(
+    lines: Iterable[bytes],
+    notes: dict[str, Any],
+    keep: list[tuple[int, int, float, float]] | None,
+) -> Iterator[tuple[int, int, float, float]]:
+    from trilat.adapters.ais import POSITION_TYPES, Decoder
+
+    decoder = Decoder()
+    untimed = other = 0
+    for message in decoder.feed_all(line.rstrip(b"\r\n") for line in lines):
+        fields = message.fields
+        if fields.get("msg_type") not in POSITION_TYPES:
+            other += 1
+            continue
+        if message.received_at is None:
+            untimed += 1
+            continue
+        row = (int(fields["mmsi"]), int(message.received_at), fields["lat"], fields["lon"])
+        if keep is not None:
+            keep.append(row)
+        yield row
+    decoder.flush()
+    notes["nmea"] = decoder.stats.as_dict()
+    notes["nmea"]["positions_without_time"] = untimed
+    notes["nmea"]["other_messages"] = other
 
 
 def _report(analysis: Analysis, kind: str, notes: dict[str, Any]) -> None:
@@ -135,7 +232,11 @@ FileArgument = Annotated[str, typer.Argument(help=_FILE_HELP)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (the default output).")]
 StreamOption = Annotated[
     bool,
-    typer.Option("--stream", help="Use the streaming engine (bounded memory; same results)."),
+    typer.Option(
+        "--stream",
+        help="Read line by line into the streaming engine (bounded memory, same results); "
+        "the file must be in time order: older reports are counted as late.",
+    ),
 ]
 
 
@@ -152,7 +253,7 @@ def encounters(
     ] = None,
 ) -> None:
     """Ship-to-ship encounters (SPEC §7) as a JSON list."""
-    analysis, notes, positions = _run(file, "encounters", stream)
+    analysis, notes, positions = _run(file, "encounters", stream, keep_rows=plot is not None)
     if plot is not None:
         _plot(analysis, positions, plot, pair)
     _report(analysis, "encounters", notes)

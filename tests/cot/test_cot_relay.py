@@ -671,3 +671,38 @@ def test_client_mode_signs_in_to_a_server_that_wants_an_auth_message() -> None:
         await partner.server.close()
 
     run(scenario())
+
+
+def test_decisions_stay_right_when_the_label_table_is_started_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("trilat.adapters.cot_server._MAX_LABELS", 3)
+    marks = [
+        "SECRET//REL TO USA, JPN",
+        "SECRET//NOFORN",
+        "CONFIDENTIAL//REL TO USA, JPN",
+        "CONFIDENTIAL//NOFORN",
+        "TOP SECRET//NOFORN",
+    ]
+
+    async def scenario() -> None:
+        relay = await start_relay(
+            {"feed": ("UNCLASSIFIED", CLEARED), "jpn": ("UNCLASSIFIED", FOREIGN)}
+        )
+        feed = await TakClient.open(url(relay.ports["feed"]))
+        jpn = await TakClient.open(url(relay.ports["jpn"]))
+        await clients_connected(relay.server, 2)
+        for round_number in range(3):
+            for number, mark in enumerate(marks):
+                await feed.send(position(f"r{round_number}-{number}", trilat=mark))
+        await feed.send(position("sentinel"))
+        got = [decode_event(e) for e in await jpn.receive_until(b'uid="sentinel"')]
+        assert [e.uid for e in got] == [uid for r in range(3) for uid in (f"r{r}-0", f"r{r}-2")] + [
+            "sentinel"
+        ]
+        assert all("NOFORN" not in (e.access or "") for e in got)
+        for client in (feed, jpn):
+            await client.close()
+        await relay.server.close()
+
+    run(scenario())

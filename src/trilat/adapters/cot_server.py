@@ -101,6 +101,7 @@ _MAX_AUTH_BYTES = 16 * 1024
 _STORE_SWEEP_SECONDS = 1.0
 _LABEL_CACHE_SIZE = 256
 _MAX_REACHABLE = 4096
+_MAX_LABELS = 4096  # distinct labels interned before the table is started again
 _LOG_EVERY = 5.0  # seconds between two refusal warnings for one connection
 
 
@@ -586,6 +587,7 @@ class CotServer(Generic[V]):
         self.stats = CotStats()
         self._connections: list[_Connection[V]] = []
         self._labels: dict[Label, _LabelEntry] = {}
+        self._label_numbers = 0
         self._stored: dict[str, _Stored] = {}
         self._servers: list[asyncio.Server] = []
         self._links: list[OutboundLink] = []
@@ -772,9 +774,16 @@ class CotServer(Generic[V]):
         return self._flow_head + b'"' + format_cot_time(now).encode() + b'"'
 
     def _intern(self, label: Label) -> _LabelEntry:
+        """One entry per distinct label. Numbers are never reused: cached decisions are keyed
+        by them, and an entry may outlive the table (stored events and connections keep it)."""
         entry = self._labels.get(label)
         if entry is None:
-            entry = _LabelEntry(len(self._labels), label, label_marks(label))
+            if len(self._labels) >= _MAX_LABELS:  # many distinct marks: start the table afresh
+                self._labels.clear()
+                for connection in self._connections:
+                    connection.label_cache.clear()
+            self._label_numbers += 1
+            entry = _LabelEntry(self._label_numbers, label, label_marks(label))
             self._labels[label] = entry
         return entry
 
@@ -833,6 +842,8 @@ class CotServer(Generic[V]):
         except Exception:
             _log.exception("cot.decision_failed listener=%s", connection.listener)
             allowed = False
+        if len(connection.allowed) >= _MAX_LABELS:
+            connection.allowed.clear()
         connection.allowed[entry.number] = allowed
         return allowed
 

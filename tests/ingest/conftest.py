@@ -57,9 +57,7 @@ class IngestNode:
                 cursor = page["next"]
         return found
 
-    def wait_for(
-        self, check: Callable[[], Any], what: str, timeout: float = STEP
-    ) -> Any:
+    def wait_for(self, check: Callable[[], Any], what: str, timeout: float = STEP) -> Any:
         """Poll *check* (which reads the node over HTTP) until it returns something truthy."""
         deadline = time.monotonic() + timeout
         while True:

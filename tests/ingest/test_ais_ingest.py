@@ -21,11 +21,7 @@ RADAR = "SECRET//REL TO USA, JPN, KOR"
 
 
 def _tracks(node: IngestNode, uid: str, user: str = "admin") -> list[dict]:
-    return [
-        item
-        for item in node.items(user, kind="track")
-        if item["body"]["uid"] == uid
-    ]
+    return [item for item in node.items(user, kind="track") if item["body"]["uid"] == uid]
 
 
 def test_udp_reports_become_one_rate_limited_enriched_chain_per_vessel_with_the_feed_label(
@@ -34,9 +30,7 @@ def test_udp_reports_become_one_rate_limited_enriched_chain_per_vessel_with_the_
     node = ingest_node(
         IngestSettings(
             ais=(
-                AisInput(
-                    "coastal", "udp", label(RADAR), ("maritime.track",), min_interval_s=60.0
-                ),
+                AisInput("coastal", "udp", label(RADAR), ("maritime.track",), min_interval_s=60.0),
             ),
             maritime=False,
             airspace=False,
@@ -128,7 +122,9 @@ def test_a_tcp_feed_and_a_file_are_read_into_tracks_and_every_report_kept_at_int
                     port=tcp_port,
                     min_interval_s=0.0,
                 ),
-                AisInput("archive", "file", label("UNCLASSIFIED"), ("maritime.track",), path=archive),
+                AisInput(
+                    "archive", "file", label("UNCLASSIFIED"), ("maritime.track",), path=archive
+                ),
             ),
             maritime=False,
             airspace=False,
@@ -137,7 +133,9 @@ def test_a_tcp_feed_and_a_file_are_read_into_tracks_and_every_report_kept_at_int
     )
     feeder.join(STEP)
     node.wait_for(
-        lambda: len(_tracks(node, "mmsi-538001111")) == 5 and len(_tracks(node, "mmsi-563000222")) == 3,
+        lambda: (
+            len(_tracks(node, "mmsi-538001111")) == 5 and len(_tracks(node, "mmsi-563000222")) == 3
+        ),
         "every TCP report and the archive's three reports",
     )
     assert node.runner.ais is not None
@@ -152,14 +150,32 @@ def test_a_tcp_feed_and_a_file_are_read_into_tracks_and_every_report_kept_at_int
 @pytest.mark.parametrize(
     ("table", "setting"),
     [
-        ({"ais": [{"name": "a", "source": "udp", "address": "127.0.0.1:0"}]}, "ingest.ais[0].label"),
         (
-            {"ais": [{"name": "a", "source": "udp", "address": "127.0.0.1:0", "label": "SECRET//BOGUS"}]},
+            {"ais": [{"name": "a", "source": "udp", "address": "127.0.0.1:0"}]},
             "ingest.ais[0].label",
         ),
-        ({"ais": [{"name": "a", "source": "pigeon", "label": "UNCLASSIFIED"}]}, "ingest.ais[0].source"),
+        (
+            {
+                "ais": [
+                    {
+                        "name": "a",
+                        "source": "udp",
+                        "address": "127.0.0.1:0",
+                        "label": "SECRET//BOGUS",
+                    }
+                ]
+            },
+            "ingest.ais[0].label",
+        ),
+        (
+            {"ais": [{"name": "a", "source": "pigeon", "label": "UNCLASSIFIED"}]},
+            "ingest.ais[0].source",
+        ),
         ({"colour": "blue"}, "ingest..colour"),
-        ({"cot": [{"listen": "127.0.0.1:0", "label": "UNCLASSIFIED", "auth": "certificate"}]}, "ingest.cot[0].auth"),
+        (
+            {"cot": [{"listen": "127.0.0.1:0", "label": "UNCLASSIFIED", "auth": "certificate"}]},
+            "ingest.cot[0].auth",
+        ),
         ({"min_interval_s": -1}, "ingest..min_interval_s"),
     ],
 )
@@ -175,7 +191,12 @@ def test_settings_read_inputs_with_their_labels_and_relative_paths_from_the_node
             "min_interval_s": 30,
             "ais": [
                 {"name": "radar", "source": "tcp", "address": "10.0.0.5:4001", "label": RADAR},
-                {"name": "old", "source": "file", "path": "feeds/old.nmea", "label": "UNCLASSIFIED"},
+                {
+                    "name": "old",
+                    "source": "file",
+                    "path": "feeds/old.nmea",
+                    "label": "UNCLASSIFIED",
+                },
             ],
         },
         nation="USA",

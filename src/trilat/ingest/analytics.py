@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -97,7 +97,7 @@ class MaritimeLive:
         mmsi = _mmsi(body.get("uid"))
         at = _epoch(body.get("time"))
         point = body.get("point")
-        if mmsi is None or at is None or not isinstance(point, dict):
+        if mmsi is None or at is None or not isinstance(point, Mapping):
             return []
         lat, lon = point.get("lat"), point.get("lon")
         if not isinstance(lat, int | float) or not isinstance(lon, int | float):
@@ -241,7 +241,7 @@ class AirspaceLive:
         body = envelope.body
         uid, point = body.get("uid"), body.get("point")
         at = _epoch(body.get("time"))
-        if not isinstance(uid, str) or at is None or not isinstance(point, dict):
+        if not isinstance(uid, str) or at is None or not isinstance(point, Mapping):
             return []
         lat, lon = point.get("lat"), point.get("lon")
         if not isinstance(lat, int | float) or not isinstance(lon, int | float):

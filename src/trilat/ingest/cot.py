@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Final
 from xml.etree.ElementTree import ParseError
@@ -280,7 +281,7 @@ def _remarks(event: CotEvent) -> str | None:
 def _event_of(envelope: Envelope) -> CotEvent | None:
     body = envelope.body
     point = body.get("point")
-    if not isinstance(point, dict):
+    if not isinstance(point, Mapping):
         return None
     try:
         time = parse_time(str(body["time"]))

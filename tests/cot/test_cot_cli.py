@@ -13,6 +13,8 @@ import pytest
 
 from tests.cot.conftest import position
 from trilat.adapters.cot import decode_event
+from trilat.cli.app import app
+from trilat.cli.errors import run_guarded
 
 TRILAT = [sys.executable, "-c", "from trilat.cli.app import main; main()"]
 
@@ -104,32 +106,35 @@ def test_cot_serve_relays_labelled_events_and_reports_its_counters() -> None:
     ids=["address", "nation", "clearance", "label", "tls-without-client-ca", "relay-name"],
 )
 def test_cot_serve_refuses_bad_input_with_exit_2_naming_the_token(
-    arguments: list[str], named: str
+    arguments: list[str],
+    named: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    done = subprocess.run(
-        [*TRILAT, "cot", "serve", *arguments], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 2
-    assert named in done.stderr
-    assert "Traceback" not in done.stderr
+    monkeypatch.setattr(sys, "argv", ["trilat", "cot", "serve", *arguments])
+    assert run_guarded(app) == 2  # the same entry point as the console script, in-process
+    stderr = capsys.readouterr().err
+    assert named in stderr
+    assert "Traceback" not in stderr
 
 
-def test_cot_decode_prints_one_json_object_per_event_and_counts_refusals(tmp_path: Path) -> None:
+def test_cot_decode_prints_one_json_object_per_event_and_counts_refusals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = tmp_path / "capture.cot"
     source.write_bytes(
         position("first", callsign="ONE", trilat="UNCLASSIFIED")
         + b"\n<event version='2.0'><detail>&bomb;</detail></event>\nnoise"
         + position("second", dest="ONE")
     )
-    done = subprocess.run(
-        [*TRILAT, "cot", "decode", str(source)], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0
-    records = [json.loads(line) for line in done.stdout.splitlines()]
+    monkeypatch.setattr(sys, "argv", ["trilat", "cot", "decode", str(source)])
+    assert run_guarded(app) == 0
+    done = capsys.readouterr()
+    records = [json.loads(line) for line in done.out.splitlines()]
     assert [(r["uid"], r["callsign"], r["label"], r["dest_callsigns"]) for r in records] == [
         ("first", "ONE", "UNCLASSIFIED", []),
         ("second", None, None, ["ONE"]),
     ]
     assert records[0]["lat"] == 35.0
     assert records[0]["stale"].endswith("Z")
-    assert json.loads(done.stderr) == {"garbage_bytes": 5, "refused": {"malformed": 1}}
+    assert json.loads(done.err) == {"garbage_bytes": 5, "refused": {"malformed": 1}}

@@ -427,3 +427,21 @@ def _hue(rgb: list[float]) -> str:
     if red > 200 and 100 <= green <= 180 and blue < 60:
         return "orange"
     return max(("red", red), ("green", green), ("blue", blue), key=lambda c: c[1])[0]
+
+
+def test_a_recalled_item_leaves_the_picture_live(session: Session, node: RunningNode) -> None:
+    session.sign_in("minho")
+    spilled = node.post(_track("SPILLED", REL_TRILATERAL, 35.5, 133.5))
+    session.wait_for_items({spilled["id"]})
+    recall = node.post(
+        {
+            "kind": "recall",
+            "label": REL_TRILATERAL,
+            "topics": ["air.track"],
+            "body": {"item": spilled["id"], "reason": "spillage"},
+        }
+    )
+    session.wait_for_items({recall["id"]})
+    assert spilled["id"] not in session.shown_ids()
+    assert session.page.locator(f"svg[data-item='{spilled['id']}']").count() == 0
+    assert "SPILLED" not in session.page.content()

@@ -199,6 +199,8 @@
         return `AIS gap MMSI ${body.mmsi}, ${number(body.hours, 1, ' h') || ''}`;
       case 'zone_entry':
         return `${body.zone} ${body.type === 'zone_exit' ? 'exit' : 'entry'}: ${body.track}`;
+      case 'recall':
+        return `Recall of item ${body.item} (${body.reason})`;
       default:
         if (isJointPatrol(doc)) {
           const tracks = body.tracks || (body.attributes && body.attributes.tracks);
@@ -506,7 +508,8 @@
       error.hidden = false;
       return;
     }
-    map = L.map('map', { zoomSnap: 0.5, minZoom: 3, maxZoom: 13, worldCopyJump: false });
+    // no fade: a recalled or filtered item leaves the screen at once
+    map = L.map('map', { zoomSnap: 0.5, minZoom: 3, maxZoom: 13, worldCopyJump: false, fadeAnimation: false });
     map.fitBounds([[27, 119], [46, 146]]);
     map.attributionControl.setPrefix('Leaflet');
     map.attributionControl.addAttribution('© OpenStreetMap contributors, ODbL');

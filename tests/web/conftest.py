@@ -208,7 +208,7 @@ class Session:
         )
         return set(ids)
 
-    def wait_for_items(self, ids: set[str], timeout: float = 15_000) -> None:
+    def wait_for_items(self, ids: set[str], timeout: float = 30_000) -> None:
         """Wait until the side list shows every item in *ids*."""
         self.page.wait_for_function(
             """ids => { const shown = new Set([...document.querySelectorAll('#items .item-row')]

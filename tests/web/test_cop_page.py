@@ -64,7 +64,7 @@ def _shows_exactly_what_the_api_returns(session: Session, user: str) -> list[dic
 def _banner(session: Session) -> tuple[str, str]:
     page = session.page
     page.wait_for_function(
-        "() => document.getElementById('banner-top').dataset.level !== 'NONE'", timeout=10_000
+        "() => document.getElementById('banner-top').dataset.level !== 'NONE'", timeout=20_000
     )
     word = page.inner_text("#banner-word")
     classes = page.get_attribute("#banner-top", "class") or ""
@@ -77,7 +77,7 @@ def _popup_label(session: Session, item_id: str) -> str:
     # a click event on the symbol itself: symbols may overlap where events cluster
     page.locator(f".leaflet-marker-icon svg[data-item='{item_id}']").dispatch_event("click")
     popup = page.locator(f".leaflet-popup .pop[data-item='{item_id}']")
-    popup.wait_for(timeout=5_000)
+    popup.wait_for(timeout=10_000)
     label: str = popup.locator(".mark").first.inner_text()
     return label
 
@@ -182,7 +182,7 @@ def test_stream_resumes_from_the_last_event_after_the_node_is_killed(
     page.unroute("**/api/v1/events*")
     session.wait_for_items({missed["id"]}, timeout=20_000)
     page.wait_for_function(
-        "() => document.getElementById('link-state').textContent === 'Live'", timeout=10_000
+        "() => document.getElementById('link-state').textContent === 'Live'", timeout=20_000
     )
 
 
@@ -220,7 +220,7 @@ def test_an_unknown_token_is_refused_and_nothing_is_kept(
     page.click("#sign-in button[type=submit]")
     page.wait_for_function(
         "() => document.getElementById('sign-in-error').textContent.includes('refused')",
-        timeout=10_000,
+        timeout=20_000,
     )
     assert page.evaluate("() => sessionStorage.length") == 0
     assert page.is_hidden("#filters")
@@ -248,7 +248,7 @@ def test_kind_and_topic_filters_hide_items_and_the_banner_follows(
     page.uncheck("#kind-track")
     page.wait_for_function(
         "() => document.getElementById('banner-word').textContent === 'CONFIDENTIAL'",
-        timeout=10_000,
+        timeout=20_000,
     )
     kinds = set(
         page.eval_on_selector_all("#items .item-row", "rows => rows.map(r => r.dataset.kind)")
@@ -268,7 +268,7 @@ def test_kind_and_topic_filters_hide_items_and_the_banner_follows(
     page.fill("#topic-filter", "")
     page.wait_for_function(
         "() => document.getElementById('banner-word').textContent === 'TOP SECRET'",
-        timeout=10_000,
+        timeout=20_000,
     )
 
 
@@ -348,7 +348,7 @@ def test_a_live_missile_event_raises_the_warning_bar_with_its_label(
     assert "NATIONAL ONLY" not in page.content()
     page.click("#alert-show")
     popup = page.locator(f".leaflet-popup .pop[data-item='{shared['id']}']")
-    popup.wait_for(timeout=5_000)
+    popup.wait_for(timeout=10_000)
     # a covariance gives the 95 % circle: 2.4477 sigma of the larger axis (20 km)
     assert "49.0 km (95 % circle)" in popup.inner_text()
     page.click("#alert-close")

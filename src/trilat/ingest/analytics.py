@@ -130,7 +130,7 @@ class MaritimeLive:
         if not labels:  # a result about a vessel never seen here cannot be labelled: drop
             _log.warning("ingest.maritime_unlabelled vessels=%s", vessels)
             return
-        event = result.as_event()
+        event = {k: list(v) if isinstance(v, tuple) else v for k, v in result.as_event().items()}
         kind = event["type"]
         if isinstance(result, AisGap | Loitering | Encounter):
             refs = tuple(dict.fromkeys(self._heads[m] for m in vessels if m in self._heads))

@@ -125,3 +125,16 @@ def test_generator_is_deterministic_by_seed() -> None:
     assert np.array_equal(a.lat, b.lat)
     assert truth_a == truth_b
     assert not np.array_equal(a.lat[:100], c.lat[:100])
+
+
+def test_streaming_engine_can_hand_results_on_without_keeping_them(traffic, shore) -> None:
+    from trilat.analytics.maritime.stream import StreamAnalyzer
+
+    positions, truth = traffic
+    handed = []
+    engine = StreamAnalyzer(handed.append, shore=shore, keep_results=False)
+    for row in positions.rows():
+        engine.push(*row)
+    analysis = engine.finish()
+    assert analysis.results() == []
+    assert sum(1 for r in handed if r.as_event()["type"] == "encounter") == len(truth.encounters)

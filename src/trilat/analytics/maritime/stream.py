@@ -82,12 +82,14 @@ class StreamAnalyzer:
         shore: ShoreModel | None = None,
         params: MaritimeParameters = DEFAULT_PARAMETERS,
         reorder_seconds: int = 300,
+        keep_results: bool = True,
     ) -> None:
         self.params = params
         self.shore = shore if shore is not None else default_shore_model()
         self.analysis = Analysis()
         self._sink = sink
         self._reorder = reorder_seconds
+        self._keep = keep_results  # False: results only go to the sink (memory stays bounded)
         self._buffer: list[tuple[int, int, int, float, float]] = []
         self._seq = 0
         self._newest_arrival: int | None = None
@@ -381,7 +383,18 @@ class StreamAnalyzer:
             ):
                 self._close_group(key, pair)
 
-        # gaps waiting for the encounters that could span them
+        # gaps waiting for the encounters that could span them; forget encounters no
+        # waiting or future gap can fall inside (a future gap starts after this slot's lookback)
+        horizon = min(
+            [g.start for _, g in self._gaps_waiting],
+            default=slot * params.resample_seconds - params.lookahead_seconds,
+        )
+        for m in [m for m, found in self._encounters_of.items() if found[-1].end < horizon]:
+            kept = [e for e in self._encounters_of[m] if e.end >= horizon]
+            if kept:
+                self._encounters_of[m] = kept
+            else:
+                del self._encounters_of[m]
         still: list[tuple[int, AisGap]] = []
         for due, gap in self._gaps_waiting:
             if due <= slot and not self._may_still_span(gap):
@@ -406,7 +419,8 @@ class StreamAnalyzer:
                 mmsi, np.array(v.chain_slots, dtype=np.int64), lat, lon, flags, params
             ):
                 stats.accepted += 1
-                self.analysis.loitering.append(event)
+                if self._keep:
+                    self.analysis.loitering.append(event)
                 self._emit(event)
         v.chain_slots, v.chain_lat, v.chain_lon = [], [], []
 
@@ -447,7 +461,8 @@ class StreamAnalyzer:
             accepted = summarize(pair.group, self.shore, self.params, self.analysis.encounter_stats)
             pair.group = []
             for found in accepted:
-                self.analysis.encounters.append(found)
+                if self._keep:
+                    self.analysis.encounters.append(found)
                 for m in found.vessels:
                     self._encounters_of.setdefault(m, []).append(found)
                 self._emit(found)
@@ -507,7 +522,8 @@ class StreamAnalyzer:
             stats.joint_silence += 1
             gap = AisGap(gap.mmsi, gap.start, gap.end, False)
         stats.possible_disabling += gap.possible_disabling
-        self.analysis.gaps.append(gap)
+        if self._keep:
+            self.analysis.gaps.append(gap)
         self._emit(gap)
 
     def _emit(self, result: Result) -> None:

@@ -214,7 +214,9 @@ def create_app(node: Node) -> FastAPI:
                 400, "cursor-invalid", f"{exc}: pass a `next` this node returned", parameter="after"
             ) from None
 
-    @app.get(f"{API}/health", response_model=Health, tags=["node"])
+    @app.get(
+        f"{API}/health", response_model=Health, response_model_exclude_none=True, tags=["node"]
+    )
     def health() -> Health:
         """Liveness: the node answers and its store is readable."""
         try:

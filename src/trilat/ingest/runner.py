@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from trilat.analytics.eez import coast_index
 from trilat.analytics.maritime.watchlist import Watchlist, WatchMonitor
 from trilat.core.errors import TrilatError
 from trilat.ingest.ais import AisIngest
@@ -85,6 +86,8 @@ class IngestRunner:
 
     async def start(self) -> None:
         """Start following accepted items, then the CoT listeners and AIS inputs."""
+        if self.missile is not None:  # load the view's coasts now, not on the first warning
+            await asyncio.to_thread(coast_index, self.missile.view)
         stream = self.port.follow()  # subscribed from here on: nothing accepted is missed
         self._follower = asyncio.create_task(self._follow(stream), name="ingest-follower")
         if self.cot is not None:

@@ -362,14 +362,17 @@ def _why(directory: Path, node_id: str) -> dict[tuple[str, str], str]:
         reasons: dict[tuple[str, str], str] = {}
         size = store.audit_size()
         for leaf in store.audit_leaves(0, size):
-            if leaf.event != "release" or leaf.item_id is None:
+            if leaf.event != "release":
                 continue
             entry = decode_entry(leaf.data)
             agreement = entry.detail.get("agreement")
             text = entry.decision or ""
             if agreement:
                 text = f"{text} [{agreement}]"
-            reasons[(leaf.item_id, entry.peer or "")] = text
+            items = entry.detail.get("items") or (leaf.item_id,)
+            for item_id in items if isinstance(items, tuple) else ():
+                if isinstance(item_id, str):
+                    reasons[(item_id, entry.peer or "")] = text
         return reasons
     finally:
         store.close()

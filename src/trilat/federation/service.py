@@ -157,6 +157,9 @@ def _summary(decision: Decision) -> str:
     return f"{decision.decision}: {reason}"[:300]
 
 
+_Verdict = tuple[str, tuple[str, str, str, str, str]]
+"""(item id, (decision summary, rule, agreement, route, label)) of one release decision."""
+
 StoredHook = Callable[[int, Envelope, str], None]
 """Called after an arrival committed: its cursor, envelope and document text."""
 
@@ -442,8 +445,8 @@ class Federation:
 
     def _offer(
         self, peer: PeerRow, stored: StoredItem, path: tuple[str, ...] | None, now: datetime
-    ) -> tuple[bytes | None, AuditEntry | None, Pending | None]:
-        """Decide one item for *peer*: (encoded wire entry or None, audit leaf, pending row).
+    ) -> tuple[bytes | None, _Verdict | None, Pending | None]:
+        """Decide one item for *peer*: (encoded wire entry or None, verdict, pending row).
 
         The stored document text (canonical JSON, as signed) goes on the wire unchanged.
         """
@@ -476,29 +479,27 @@ class Federation:
             body = document.get("body")
             target = body.get("item") if isinstance(body, dict) else None
             if isinstance(target, str) and self.tables.was_delivered(peer.node_id, target):
-                entry = audit_entry(
-                    "release",
-                    at=now,
-                    actor=self.node_id,
-                    item_id=stored.id,
-                    peer=peer.node_id,
-                    decision="allow: a recall follows every copy of its target",
-                    rule="recall",
-                    target=target,
+                verdict = (
+                    stored.id,
+                    (
+                        "allow: a recall follows every copy of its target",
+                        "recall",
+                        "",
+                        "",
+                        document["label"],
+                    ),
                 )
-                return wire + b"}", entry, None
+                return wire + b"}", verdict, None
         decision, known = self.decide(subject, self.nation, peer.nation, now)
-        entry = audit_entry(
-            "release",
-            at=now,
-            actor=self.node_id,
-            item_id=stored.id,
-            peer=peer.node_id,
-            decision=_summary(decision),
-            rule=decision.rule,
-            agreement=decision.agreement,
-            route=tuple(decision.route),
-            label=document["label"],
+        entry = (
+            stored.id,
+            (
+                _summary(decision),
+                decision.rule,
+                decision.agreement or "",
+                " ".join(decision.route),
+                document["label"],
+            ),
         )
         if not decision.allowed:
             pending = (
@@ -511,6 +512,36 @@ class Federation:
             evidence = ",".join(text for _, _, text in known[:MAX_EVIDENCE])
             wire += b',"evidence":[' + evidence.encode("utf-8") + b"]"
         return wire + b"}", entry, None
+
+    def _release_leaves(
+        self, peer: str, now: datetime, verdicts: list[_Verdict]
+    ) -> list[AuditEntry]:
+        """One ``release`` leaf per distinct decision of a batch, naming its items in order.
+
+        Every decision is recorded, allow and deny alike; grouping equal decisions keeps the
+        log (and its hashing) proportional to what was decided rather than to batch size.
+        """
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for item_id, key in verdicts:
+            groups.setdefault(key, []).append(item_id)
+        leaves = []
+        for (summary, rule, agreement, route, label), ids in groups.items():
+            leaves.append(
+                audit_entry(
+                    "release",
+                    at=now,
+                    actor=self.node_id,
+                    item_id=ids[0] if len(ids) == 1 else None,
+                    peer=peer,
+                    decision=summary,
+                    rule=rule,
+                    agreement=agreement or None,
+                    route=tuple(route.split()),
+                    label=label,
+                    items=tuple(ids),
+                )
+            )
+        return leaves
 
     def _push(
         self, peer: PeerRow, transport: Transport, entries: list[bytes]
@@ -552,7 +583,7 @@ class Federation:
         now = self.clock.now()
         paths = self.tables.paths([row.id for row in rows])
         entries: list[bytes] = []
-        leaves: list[AuditEntry] = []
+        leaves: list[_Verdict] = []
         pending: list[Pending] = []
         for stored in rows:
             wire, leaf, wait = self._offer(peer, stored, paths.get(stored.id), now)
@@ -567,7 +598,11 @@ class Federation:
         acked, refused = self._push(peer, transport, entries) if entries else ([], [])
         self._note_refusals(peer, refused, status)
         self.tables.advance(
-            peer.node_id, rows[-1].seq, delivered=acked, pending=pending, audit=leaves
+            peer.node_id,
+            rows[-1].seq,
+            delivered=acked,
+            pending=pending,
+            audit=self._release_leaves(peer.node_id, now, leaves),
         )
         status.pushed += len(acked)
         return rows[-1].seq
@@ -579,7 +614,7 @@ class Federation:
             return
         now = self.clock.now()
         entries: list[bytes] = []
-        leaves: list[AuditEntry] = []
+        leaves: list[_Verdict] = []
         resolved: list[int] = []
         paths = self.tables.paths([w.item_id for w in waiting])
         for wait in waiting:
@@ -604,7 +639,7 @@ class Federation:
             self.tables.cursor(peer.node_id),
             delivered=acked,
             resolved=resolved,
-            audit=leaves,
+            audit=self._release_leaves(peer.node_id, now, leaves),
         )
         status.pushed += len(acked)
 
@@ -836,14 +871,14 @@ class Federation:
         now = self.clock.now()
         paths = self.tables.paths([row.id for row in rows])
         entries: list[bytes] = []
-        leaves: list[AuditEntry] = []
+        leaves: list[_Verdict] = []
         for stored in rows:
             wire, leaf, _ = self._offer(peer, stored, paths.get(stored.id), now)
             if leaf is not None:
                 leaves.append(leaf)
             if wire is not None:
                 entries.append(wire)
-        self.tables.audit(leaves)
+        self.tables.audit(self._release_leaves(peer_node, now, leaves))
         following = rows[-1].seq if rows else after
         return b'{"items":[' + b",".join(entries) + b'],"next":' + str(following).encode() + b"}"
 

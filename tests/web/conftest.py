@@ -208,6 +208,13 @@ class Session:
         )
         return set(ids)
 
+    def wait_live(self, timeout: float = 30_000) -> None:
+        """Wait until the page follows the node's event stream."""
+        self.page.wait_for_function(
+            "() => document.getElementById('link-state').textContent === 'Live'",
+            timeout=timeout,
+        )
+
     def wait_for_items(self, ids: set[str], timeout: float = 30_000) -> None:
         """Wait until the side list shows every item in *ids*."""
         self.page.wait_for_function(

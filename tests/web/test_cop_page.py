@@ -132,6 +132,7 @@ def test_items_posted_after_sign_in_arrive_live_and_noforn_stays_out(
 ) -> None:
     session.sign_in("minho")
     _shows_exactly_what_the_api_returns(session, "minho")
+    session.wait_live()
     secret = node.post(_track("LIVE NOFORN", NOFORN, 38.0, 134.0))
     shared = node.post(_track("LIVE SHARED", REL_TRILATERAL, 38.5, 134.5))
     # The stream is in commit order: once the later item is shown, the earlier was handled.
@@ -162,6 +163,7 @@ def test_stream_resumes_from_the_last_event_after_the_node_is_killed(
 ) -> None:
     session.sign_in("duty")
     _shows_exactly_what_the_api_returns(session, "duty")
+    session.wait_live()
     held: list[Any] = []
     page = session.page
     page.route("**/api/v1/events*", lambda route: held.append(route))
@@ -181,9 +183,7 @@ def test_stream_resumes_from_the_last_event_after_the_node_is_killed(
     reconnect.continue_()
     page.unroute("**/api/v1/events*")
     session.wait_for_items({missed["id"]}, timeout=20_000)
-    page.wait_for_function(
-        "() => document.getElementById('link-state').textContent === 'Live'", timeout=20_000
-    )
+    session.wait_live()
 
 
 def test_token_stays_out_of_the_url_the_document_cookies_and_local_storage(

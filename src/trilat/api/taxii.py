@@ -317,6 +317,20 @@ class _StixIndex:
                 if len(batch) < _INDEX_BATCH:
                     return
 
+    def warm_up(self, node: Node) -> threading.Thread:
+        """Build the index in the background (a large store takes seconds to read); requests
+        that need it meanwhile wait for it under its lock."""
+
+        def build() -> None:
+            try:
+                self.refresh(node)
+            except TrilatError as exc:  # the store closed or failed: requests will retry
+                _log.warning("taxii.index_warm_up_failed error=%s", type(exc).__name__)
+
+        thread = threading.Thread(target=build, name="taxii-index", daemon=True)
+        thread.start()
+        return thread
+
     def _add(self, stix_id: str, seq: int) -> None:
         key = hash(stix_id)
         more = self._many.get(key)
@@ -898,6 +912,7 @@ def install_taxii(app: FastAPI, node: Node, topics: Sequence[str] = DEFAULT_TOPI
         raise ValueError("TAXII needs distinct collection topics")
     collections = {c.id: c for c in (collection_for(topic) for topic in topics)}
     index = _StixIndex()
+    index.warm_up(node)
     statuses = _Statuses(_STATUS_DETAILS)
     markings = _Markings()
     router = APIRouter(include_in_schema=False)

@@ -448,7 +448,7 @@ class _Connection(asyncio.Protocol, Generic[V]):
         self.backlog_bytes = 0
 
 
-class OutboundLink:
+class OutboundLink(Generic[V]):
     """A connection this relay keeps open to another TAK server, reconnecting with backoff."""
 
     def __init__(
@@ -485,8 +485,9 @@ class OutboundLink:
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
         self._lost.clear()
-        await loop.create_connection(
-            lambda: _Connection(
+
+        def protocol() -> _Connection[V]:
+            self.connection = _Connection(
                 self._server,
                 listener=self.name,
                 label=self._label,
@@ -495,7 +496,11 @@ class OutboundLink:
                 tls=self._ssl is not None,
                 on_lost=self._lost.set,
                 greeting=self._greeting,
-            ),
+            )
+            return self.connection
+
+        await loop.create_connection(
+            protocol,
             self.host,
             self.port,
             ssl=self._ssl,
@@ -536,9 +541,8 @@ class OutboundLink:
     async def close(self) -> None:
         self._stopping = True
         self._lost.set()
-        for connection in list(self._server._connections):
-            if connection.outbound and connection.listener == self.name:
-                connection.close()
+        if self.connection is not None:
+            self.connection.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -590,7 +594,7 @@ class CotServer(Generic[V]):
         self._label_numbers = 0
         self._stored: dict[str, _Stored] = {}
         self._servers: list[asyncio.Server] = []
-        self._links: list[OutboundLink] = []
+        self._links: list[OutboundLink[V]] = []
         self._housekeeping: asyncio.Task[None] | None = None
         self._closed_rejected: Counter[str] = Counter()
         self._closed_garbage = 0
@@ -640,7 +644,7 @@ class CotServer(Generic[V]):
         max_backoff: float = 30.0,
         username: str | None = None,
         token: str | None = None,
-    ) -> OutboundLink:
+    ) -> OutboundLink[V]:
         """Client mode: open a link to another TAK server and relay both ways through it.
 
         *viewer* stands for everyone behind that server (what may be written to it is decided

@@ -318,6 +318,31 @@ class AisIngest:
                 self._listeners.append(listener)
         if not self._files:
             self.files_done.set()
+        self._tasks.append(asyncio.create_task(self._log_stats(), name="ais-stats"))
+
+    async def _log_stats(self, every: float = 60.0) -> None:
+        """One log line per input and minute while its counters move (bad sentences too)."""
+        seen: dict[str, tuple[int, int]] = {}
+        while True:
+            await asyncio.sleep(every)
+            for name, stats in self.stats.items():
+                decode = stats.decoder.stats
+                before = seen.get(name, (0, 0))
+                if (decode.sentences, decode.bad) == before:
+                    continue
+                seen[name] = (decode.sentences, decode.bad)
+                log = _log.warning if decode.bad > before[1] else _log.info
+                log(
+                    "ingest.ais_stats input=%s sentences=%d bad=%d stored=%d rate_limited=%d "
+                    "dropped=%d refused=%d",
+                    name,
+                    decode.sentences,
+                    decode.bad,
+                    stats.stored,
+                    stats.rate_limited,
+                    stats.dropped,
+                    stats.refused,
+                )
 
     def _read_file(self, spec: AisInput) -> None:
         stats = self.stats[spec.name]
@@ -342,6 +367,8 @@ class AisIngest:
         for listener in self._listeners:
             listener.close()
         for task in self._tasks:
+            if task.get_name() == "ais-stats":
+                task.cancel()
             try:
                 await asyncio.wait_for(task, 5)
             except (TimeoutError, ConnectionError, asyncio.CancelledError):

@@ -86,7 +86,8 @@ class CotBridge:
         self._context = self._default
         self._inbox: asyncio.Queue[tuple[Item, str]] = asyncio.Queue(queue_size)
         self._chains: OrderedDict[str, tuple[float, str | None]] = OrderedDict()
-        self._own: OrderedDict[str, None] = OrderedDict()  # ids of items made from CoT
+        # (uid, time) of tracks made from CoT events: already relayed, never sent back out
+        self._own: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
         self.bound: dict[str, tuple[str, int]] = {}
         self.counts = {
@@ -138,6 +139,11 @@ class CotBridge:
             self._inbox.put_nowait((item, f"cot:{person.name}"))
         except asyncio.QueueFull:
             self.counts["dropped"] += 1
+            return
+        if item.kind == "track":
+            self._own[(event.uid, str(item.body["time"]))] = None
+            if len(self._own) > _RECENT:
+                self._own.popitem(last=False)
 
     def _item(self, event: CotEvent, label: Label) -> Item | None:
         time = format_time(event.time)
@@ -195,9 +201,6 @@ class CotBridge:
                         _log.warning("ingest.cot_refused actor=%s error=%s", actor, result)
                         continue
                     self.counts["stored"] += 1
-                    self._own[result.id] = None
-                    if len(self._own) > _RECENT:
-                        self._own.popitem(last=False)
                     if item.kind == "track":
                         uid = str(item.body["uid"])
                         known = self._chains.get(uid)
@@ -207,8 +210,10 @@ class CotBridge:
     # ----- outbound -------------------------------------------------------------------
     def publish(self, envelope: Envelope) -> int:
         """Send an accepted ``track`` item to the clients allowed to see it."""
-        if envelope.kind != "track" or envelope.id in self._own:
+        if envelope.kind != "track":
             return 0
+        if (str(envelope.body.get("uid")), str(envelope.body.get("time"))) in self._own:
+            return 0  # made from a CoT event, which the relay has already delivered
         event = _event_of(envelope)
         if event is None:
             return 0

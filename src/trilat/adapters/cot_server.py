@@ -7,7 +7,7 @@ the named recipients. It knows nothing about users, stores or policy; it is hand
 * ``authenticate(info) -> viewer | None`` decides who is on a new connection (``None`` closes
   it). ``info`` carries the listener, the peer address, a TLS client certificate's subject and
   fingerprint, and a token from a TAK ``<auth><cot username=… password=…/></auth>`` message when
-  the listener asks for one.
+  the listener asks for one. It runs on the event loop: it must answer from memory.
 * ``may_deliver(label, viewer) -> bool`` says whether an event of that label may be written to
   that viewer's connection (the node passes a function that calls ``Policy.may_view``). Answers
   are cached per (label, connection) for ``decision_ttl`` seconds and dropped by

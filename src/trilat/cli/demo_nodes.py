@@ -425,6 +425,10 @@ def holdings_table(scenario: Scenario) -> Table:
     return table
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
 def _work_dir(directory: Path | None, keep: bool) -> Iterator[Path]:
     if directory is not None:
@@ -461,6 +465,7 @@ def demo(
         run_walkthrough()
         return
     console = Console(highlight=False)
+    signal.signal(signal.SIGTERM, _interrupted)  # a terminated demo still stops its nodes
     with _work_dir(directory, keep_running) as root:
         nodes = _setup(root, console)
         try:

@@ -177,6 +177,10 @@ def test_a_tcp_feed_and_a_file_are_read_into_tracks_and_every_report_kept_at_int
             "ingest.cot[0].auth",
         ),
         ({"min_interval_s": -1}, "ingest..min_interval_s"),
+        (
+            {"cot": [{"listen": "0.0.0.0:8087", "label": "UNCLASSIFIED", "auth": "token"}]},
+            "ingest.cot[0].auth",
+        ),
     ],
 )
 def test_a_bad_ingest_setting_is_refused_naming_the_key(table: dict, setting: str) -> None:

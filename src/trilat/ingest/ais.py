@@ -37,7 +37,7 @@ from trilat.adapters.ais_feed import (
     read_file,
 )
 from trilat.core.clock import Clock
-from trilat.core.items import Envelope, Item
+from trilat.core.items import Item
 from trilat.ingest.port import NodePort
 from trilat.ingest.settings import AisInput
 
@@ -111,7 +111,6 @@ class AisIngest:
         clock: Clock,
         max_vessels: int = 200_000,
         queue_size: int = 10_000,
-        on_stored: Callable[[Envelope], None] | None = None,
     ) -> None:
         self.port = port
         self.inputs = inputs
@@ -129,7 +128,6 @@ class AisIngest:
         self._clients: list[TcpFeedClient] = []
         self._listeners: list[UdpFeedListener] = []
         self._files: list[threading.Thread] = []
-        self._on_stored = on_stored
         self.bound: dict[str, tuple[str, int]] = {}
         self.files_done = threading.Event()
 
@@ -238,7 +236,12 @@ class AisIngest:
                 else:
                     batch[key] = entry
             if batch:
-                self._commit(list(batch.values()))
+                try:
+                    self._commit(list(batch.values()))
+                except Exception:  # the writer must outlive a failing batch
+                    _log.exception("ingest.ais_batch_failed size=%d", len(batch))
+                    for spec, _, _ in batch.values():
+                        self.stats[spec.name].refused += 1
 
     def _commit(self, batch: list[tuple[AisInput, int, dict[str, Any]]]) -> None:
         by_input: dict[str, list[tuple[AisInput, int, dict[str, Any]]]] = {}
@@ -275,8 +278,6 @@ class AisIngest:
                     vessel = vessels.get(mmsi)
                     if vessel is not None:
                         vessel.head = result.id
-                if self._on_stored is not None:
-                    self._on_stored(result)
 
     # ----- lifecycle ------------------------------------------------------------------
     async def start(self) -> None:
@@ -346,8 +347,9 @@ class AisIngest:
 
     def _read_file(self, spec: AisInput) -> None:
         stats = self.stats[spec.name]
-        assert spec.path is not None  # noqa: S101 - settings require a path for files
         try:
+            if spec.path is None:
+                raise OSError("no path")  # settings require one for a file input
             read_file(spec.path, self.sink_for(spec, block=True), decoder=stats.decoder)
         except OSError as exc:
             _log.error("ingest.ais_file_failed input=%s error=%s", spec.name, exc)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -287,7 +287,8 @@ class AirspaceLive:
         return out
 
     def _patrol_items(self) -> list[Derived]:
-        assert self._newest is not None  # noqa: S101 - set before the first check
+        if self._newest is None:
+            return []
         horizon = self._newest - self.patrol_window_s
         fixes: list[Fix] = []
         meta: dict[str, list[tuple[Label, str, float]]] = {}
@@ -350,7 +351,3 @@ class AirspaceLive:
             patrol = self._patrols.get(key)
             if patrol is not None:
                 patrol.item_id = envelope.id
-
-
-Engine = MaritimeLive | AirspaceLive
-StoredHook = Callable[[Derived, Envelope], None]

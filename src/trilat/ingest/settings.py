@@ -218,6 +218,8 @@ def _cot(table: Mapping[str, Any], key: str, nation: str, base: Path) -> CotInpu
         raise _fail(f"{key}.auth", f"must be certificate or token, got {auth!r}")
     if auth == "certificate" and ca is None:
         raise _fail(f"{key}.auth", "certificate authentication needs tls_ca")
+    if auth == "token" and cert is None and host not in ("127.0.0.1", "::1", "localhost"):
+        raise _fail(f"{key}.auth", "tokens travel in the clear without TLS: loopback only")
     return CotInput(
         name=name,
         host=host,

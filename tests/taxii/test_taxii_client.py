@@ -223,6 +223,12 @@ def test_match_type_and_added_after_filter_the_collection(taxii: TaxiiNode) -> N
     assert admin.get_objects(type="malware").get("objects", []) == []
     assert len(admin.get_objects(type="indicator,malware")["objects"]) == 2
     assert admin.get_objects(spec_version="2.0").get("objects", []) == []
+    by_id = admin.get_objects(id=second[0]["id"])["objects"]
+    assert [obj["id"] for obj in by_id] == [second[0]["id"]]
+    assert (
+        admin.get_manifest(id=second[0]["id"], added_after=last)["objects"][0]["id"]
+        == (second[0]["id"])
+    )
 
 
 @pytest.mark.parametrize("topic", ["dprk", "hadr"])

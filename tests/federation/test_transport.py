@@ -25,7 +25,7 @@ from trilat.core.errors import PeerError
 from trilat.core.items import Item, Originator, seal
 from trilat.core.labels import format_banner, parse_label
 from trilat.federation.cards import key_id_of
-from trilat.federation.service import Federation, Limits
+from trilat.federation.service import Federation, Limits, LinkStatus
 from trilat.federation.transport import Faults, FaultTransport, Response
 from trilat.store import Store, open_store
 from trilat.store.auditlog import audit_entry
@@ -183,3 +183,46 @@ def test_a_node_catches_up_by_pulling_what_the_peer_may_release(pair: Pair) -> N
     held = set(accepted(pair.usa.store))
     assert held == set(released)
     assert not held & set(kept)
+
+
+def test_a_recall_follows_a_copy_still_on_its_way_to_the_peer(pair: Pair) -> None:
+    [target] = originate(pair.jpn_store, pair.jpn_key, 1, "SECRET//REL TO USA, JPN, KOR")
+    sender = Federation(
+        store=pair.jpn_store,
+        policy=load_policy(),
+        nation="JPN",
+        node_id="jpn-1",
+        private_key=pair.jpn_key,
+        transport_factory=lambda: AppTransport(pair.client),
+    )
+    [peer] = FederationTables(pair.jpn_store).peers()
+    status = LinkStatus()
+    first = sender._prepare(peer, status, 0)
+    assert first is not None
+    assert first.offered == {target}
+    now = datetime.now(UTC)
+    recall = seal(
+        Item(
+            "recall",
+            parse_label("SECRET//REL TO USA, JPN, KOR", owner="JPN"),
+            ("dprk.missile",),
+            {"item": target, "reason": "spillage"},
+        ),
+        originator=Originator("jpn-1", "JPN"),
+        private_key=pair.jpn_key,
+        at=now,
+    )
+    row = item_row(recall)
+    entry = audit_entry(
+        "recall", at=now, actor="test", item_id=recall.id, digest=row.digest, target=target
+    )
+    pair.jpn_store.recall_item(target, row, entry)
+    second = sender._prepare(peer, status, first.last, first.offered)
+    assert second is not None
+    assert second.offered == {recall.id}  # the copy in flight is followed by its recall
+    transport = AppTransport(pair.client)
+    for batch in (first, second):
+        sender._finish(peer, status, batch, sender._push(peer, transport, batch.entries))
+    held = pair.usa.store.get_item(target)
+    assert held is not None
+    assert held.recalled_by == recall.id

@@ -31,6 +31,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -159,6 +160,22 @@ def _summary(decision: Decision) -> str:
 
 _Verdict = tuple[str, tuple[str, str, str, str, str]]
 """(item id, (decision summary, rule, agreement, route, label)) of one release decision."""
+
+_Answer = tuple[list[str], list[dict[str, str]]]
+"""A push's answer: acknowledged ids and refusals."""
+
+
+@dataclass
+class _Batch:
+    """One decided batch of a link: last cursor, decision time, wire entries, verdicts."""
+
+    last: int
+    now: datetime
+    entries: list[bytes] = field(default_factory=list)
+    verdicts: list[_Verdict] = field(default_factory=list)
+    pending: list[Pending] = field(default_factory=list)
+    offered: set[str] = field(default_factory=set)
+
 
 StoredHook = Callable[[int, Envelope, str], None]
 """Called after an arrival committed: its cursor, envelope and document text."""
@@ -362,6 +379,9 @@ class Federation:
         next_peer_check = 0.0
         peer: PeerRow | None = None
         cursor: int | None = None
+        prepared: int | None = None  # batches up to here are decided (>= the durable cursor)
+        inflight: tuple[Future[_Answer], _Batch] | None = None
+        pusher = ThreadPoolExecutor(1, thread_name_prefix=f"push-{self.node_id}-{node_id}")
         try:
             while not self._stop.is_set():
                 try:
@@ -379,8 +399,27 @@ class Federation:
                     if self._consents.generation != pending_generation:
                         pending_generation = self._consents.generation
                         self._drain_pending(peer, transport, status)
-                    if head > cursor:
-                        cursor = self._send_next(peer, transport, status, cursor)
+                    if prepared is None:
+                        prepared = cursor
+                    if head > prepared:
+                        # Decide batch k+1 while batch k is on the wire; commit in order.
+                        batch = self._prepare(
+                            peer, status, prepared, inflight[1].offered if inflight else set()
+                        )
+                        if inflight is not None:
+                            cursor = self._finish(peer, status, inflight[1], inflight[0].result())
+                            inflight = None
+                        if batch is not None:
+                            future: Future[_Answer] = Future()
+                            if batch.entries:
+                                future = pusher.submit(self._push, peer, transport, batch.entries)
+                            else:
+                                future.set_result(([], []))
+                            inflight, prepared = (future, batch), batch.last
+                        worked = True
+                    elif inflight is not None:
+                        cursor = self._finish(peer, status, inflight[1], inflight[0].result())
+                        inflight = None
                         worked = True
                     if self.checkpoint_text is not None and time.monotonic() >= next_checkpoint:
                         next_checkpoint = time.monotonic() + self.limits.checkpoint_interval
@@ -391,12 +430,14 @@ class Federation:
                         wake.wait(self.limits.idle_poll)
                         wake.clear()
                 except (PeerError, StoreError) as exc:
-                    cursor = None  # re-read the durable cursor: the batch may not have committed
+                    # re-read the durable cursor: the batch may not have committed
+                    cursor, prepared, inflight = None, None, None
                     status.last_error = f"{format_time(self.wall.now())} {exc}"[:300]
                     _log.warning("federation.link_failed peer=%s error=%s", node_id, exc)
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, self.limits.retry_max)
         finally:
+            pusher.shutdown(wait=False, cancel_futures=True)
             transport.close()
 
     # ----- sending ----------------------------------------------------------------------
@@ -444,7 +485,12 @@ class Federation:
             raise PeerError(f"{peer.node_id} answered with malformed JSON") from exc
 
     def _offer(
-        self, peer: PeerRow, stored: StoredItem, path: tuple[str, ...] | None, now: datetime
+        self,
+        peer: PeerRow,
+        stored: StoredItem,
+        path: tuple[str, ...] | None,
+        now: datetime,
+        offered: frozenset[str] | set[str] = frozenset(),
     ) -> tuple[bytes | None, _Verdict | None, Pending | None]:
         """Decide one item for *peer*: (encoded wire entry or None, verdict, pending row).
 
@@ -478,7 +524,9 @@ class Federation:
         if document.get("kind") == "recall":
             body = document.get("body")
             target = body.get("item") if isinstance(body, dict) else None
-            if isinstance(target, str) and self.tables.was_delivered(peer.node_id, target):
+            if isinstance(target, str) and (
+                target in offered or self.tables.was_delivered(peer.node_id, target)
+            ):
                 verdict = (
                     stored.id,
                     (
@@ -543,9 +591,7 @@ class Federation:
             )
         return leaves
 
-    def _push(
-        self, peer: PeerRow, transport: Transport, entries: list[bytes]
-    ) -> tuple[list[str], list[dict[str, str]]]:
+    def _push(self, peer: PeerRow, transport: Transport, entries: list[bytes]) -> _Answer:
         """Push *entries* in bounded requests; return the acknowledged ids and refusals."""
         acked: list[str] = []
         refused: list[dict[str, str]] = []
@@ -573,39 +619,61 @@ class Federation:
         flush()
         return acked, refused
 
-    def _send_next(
-        self, peer: PeerRow, transport: Transport, status: LinkStatus, cursor: int
-    ) -> int:
-        """Decide and push the next batch after *cursor*; return the new durable cursor."""
+    def _prepare(
+        self,
+        peer: PeerRow,
+        status: LinkStatus,
+        cursor: int,
+        offered: frozenset[str] | set[str] = frozenset(),
+    ) -> _Batch | None:
+        """Decide the next batch after *cursor* for *peer* (nothing is written yet).
+
+        *offered* are ids on their way to the peer in a batch not yet acknowledged: a recall
+        of one of them follows it.
+        """
         rows = self.store.read_after(cursor, self.limits.batch_items, include_recalled=True)
         if not rows:
-            return cursor
-        now = self.clock.now()
+            return None
+        batch = _Batch(rows[-1].seq, self.clock.now())
         paths = self.tables.paths([row.id for row in rows])
-        entries: list[bytes] = []
-        leaves: list[_Verdict] = []
-        pending: list[Pending] = []
         for stored in rows:
-            wire, leaf, wait = self._offer(peer, stored, paths.get(stored.id), now)
-            if leaf is not None:
-                leaves.append(leaf)
+            wire, verdict, wait = self._offer(
+                peer, stored, paths.get(stored.id), batch.now, batch.offered | offered
+            )
+            if verdict is not None:
+                batch.verdicts.append(verdict)
             if wait is not None:
-                pending.append(wait)
+                batch.pending.append(wait)
             if wire is not None:
-                entries.append(wire)
-            elif leaf is not None:
+                batch.entries.append(wire)
+                batch.offered.add(stored.id)
+            elif verdict is not None:
                 status.denied += 1
-        acked, refused = self._push(peer, transport, entries) if entries else ([], [])
+        return batch
+
+    def _finish(self, peer: PeerRow, status: LinkStatus, batch: _Batch, answer: _Answer) -> int:
+        """Commit what an acknowledged batch decided; return the new durable cursor."""
+        acked, refused = answer
         self._note_refusals(peer, refused, status)
         self.tables.advance(
             peer.node_id,
-            rows[-1].seq,
+            batch.last,
             delivered=acked,
-            pending=pending,
-            audit=self._release_leaves(peer.node_id, now, leaves),
+            pending=batch.pending,
+            audit=self._release_leaves(peer.node_id, batch.now, batch.verdicts),
         )
         status.pushed += len(acked)
-        return rows[-1].seq
+        return batch.last
+
+    def _send_next(
+        self, peer: PeerRow, transport: Transport, status: LinkStatus, cursor: int
+    ) -> int:
+        """Decide, push and commit the next batch after *cursor*; return the new cursor."""
+        batch = self._prepare(peer, status, cursor)
+        if batch is None:
+            return cursor
+        answer = self._push(peer, transport, batch.entries) if batch.entries else ([], [])
+        return self._finish(peer, status, batch, answer)
 
     def _drain_pending(self, peer: PeerRow, transport: Transport, status: LinkStatus) -> None:
         """Decide again the items that waited for a consent; send those now allowed."""

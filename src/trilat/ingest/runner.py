@@ -65,7 +65,7 @@ class IngestRunner:
             else None
         )
         self.cot = (
-            CotBridge(port, settings.cot, clock=port.clock, min_interval_s=0.0)
+            CotBridge(port, settings.cot, clock=port.clock, min_interval_s=settings.min_interval_s)
             if settings.cot
             else None
         )

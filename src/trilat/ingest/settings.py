@@ -8,8 +8,14 @@ never stored unmarked.
 Example::
 
     [ingest]
-    min_interval_s = 60          # per vessel: at most one stored track item a minute
+    min_interval_s = 60          # per vessel / CoT uid: at most one stored track item a minute
     view = "USA"                 # whose claims airspace and EEZ checks follow (default: nation)
+    maritime = true              # live engines (each on by default once [ingest] exists)
+    airspace = true
+    missile = true
+    watchlist = "watch.json"     # optional: Watchlist.as_dict JSON (vessels and areas)
+    max_vessels = 200000         # vessel chains and engine state kept (least recent forgotten)
+    queue = 10000                # AIS items waiting for the writer (network feeds drop beyond)
 
     [[ingest.ais]]
     name = "commercial"

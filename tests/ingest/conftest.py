@@ -70,12 +70,13 @@ class IngestNode:
 
 
 @pytest.fixture
-def ingest_node(tmp_path: Path) -> Iterator[Callable[[IngestSettings], IngestNode]]:
-    """A factory: a real node on SQLite, with ingest *settings*, served on 127.0.0.1:0."""
+def ingest_node(tmp_path: Path) -> Iterator[Callable[..., IngestNode]]:
+    """A factory: a real node on SQLite, with ingest *settings* (and Node *options*), served
+    on 127.0.0.1:0."""
     running: list[IngestNode] = []
 
-    def start(settings: IngestSettings) -> IngestNode:
-        made = make_node(f"sqlite:///{tmp_path / f'node{len(running)}.sqlite3'}")
+    def start(settings: IngestSettings, **options: Any) -> IngestNode:
+        made = make_node(f"sqlite:///{tmp_path / f'node{len(running)}.sqlite3'}", **options)
         app = create_app(made.node)
         runner = install_ingest(app, made.node, settings)
         served = serve_in_thread(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -222,3 +223,31 @@ def test_sensor_reports_are_fused_into_a_warning_at_once_and_superseded_as_repor
     # a KOR liaison sees the first report and the first warning, not what JPN-only data made
     shown = {item["id"] for item in node.items("minho", kind="missile_event")}
     assert shown == {first["id"], warning["id"]}
+
+
+def test_a_burst_that_overflows_the_live_queue_is_caught_up_from_the_store(
+    ingest_node: Callable[..., IngestNode],
+) -> None:
+    node = ingest_node(_only("missile"), sse_queue=2)  # a burst overflows the live feed
+
+    def post(n: int) -> str:
+        launch = datetime(2023, 1, 1, tzinfo=UTC) + timedelta(hours=2 * n)  # one launch each
+        body = _report("SBX-1", (39.03, 125.67), format_time(launch), None)
+        return node.post(
+            "analyst", kind="missile_event", label="SECRET//REL TO USA, JPN, KOR",
+            topics=["dprk.missile"], body=body,
+        )["id"]  # fmt: skip
+
+    with ThreadPoolExecutor(8) as pool:
+        reports = set(pool.map(post, range(24)))
+
+    def warned() -> set[str] | None:
+        refs = {
+            ref
+            for item in node.items("admin", kind="missile_event")
+            if item["topics"] == ["dprk.missile.warning"]
+            for ref in item["refs"]
+        }
+        return refs if refs == reports else None
+
+    node.wait_for(warned, "one warning per report, none skipped")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -32,6 +33,7 @@ from trilat.ingest.runner import IngestRunner
 from trilat.ingest.settings import IngestSettings
 from trilat.store import User
 
+_log = logging.getLogger(__name__)
 _CATCH_UP = 500
 
 
@@ -84,6 +86,7 @@ class _Follower:
             if len(batch) < _CATCH_UP:
                 break
         self.subscriber.lagged = False
+        _log.info("ingest.follow_caught_up cursor=%d", self.cursor)
 
 
 class NodeIngestPort:

@@ -150,6 +150,12 @@ class NodeIngestPort:
             return None
         return self._person(user)
 
+    def load_state(self, name: str) -> str | None:
+        return self.node.store.get_meta(f"ingest.{name}")
+
+    def save_state(self, name: str, text: str) -> None:
+        self.node.store.set_meta(f"ingest.{name}", text)
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 

@@ -14,11 +14,15 @@ commits each batch through the node (group commit). Network readers never block:
 queue is full an item is dropped and counted ``dropped``. A file reader waits instead (a file
 is finite and is meant to be read whole). Memory is bounded: the queue, the decoder's
 fragment buffer and the vessel table (``max_vessels``, least recently heard forgotten).
+Chain heads and last report times are saved in the node's store at a clean stop and read back
+at start, so a chain (and its rate limit) goes on across restarts; after a crash a vessel's
+next item starts a new chain.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import queue
 import threading
@@ -37,6 +41,7 @@ from trilat.adapters.ais_feed import (
     read_file,
 )
 from trilat.core.clock import Clock
+from trilat.core.errors import TrilatError
 from trilat.core.items import Item
 from trilat.ingest.port import NodePort
 from trilat.ingest.settings import AisInput
@@ -280,8 +285,36 @@ class AisIngest:
                         vessel.head = result.id
 
     # ----- lifecycle ------------------------------------------------------------------
+    def _restore(self) -> None:
+        """Chain heads and last report times saved at the last clean stop: a vessel's chain
+        (and its rate limit) goes on across restarts."""
+        for spec in self.inputs:
+            try:
+                text = self.port.load_state(f"ais.{spec.name}.heads")
+                saved = json.loads(text) if text else {}
+            except (TrilatError, ValueError) as exc:
+                _log.warning("ingest.ais_heads_unreadable input=%s error=%s", spec.name, exc)
+                continue
+            vessels = self._vessels[spec.name]
+            for mmsi, (last_time, head) in list(saved.items())[-self.max_vessels :]:
+                vessels[int(mmsi)] = _Vessel(last_time=last_time, head=head)
+
+    def _save(self) -> None:
+        for spec in self.inputs:
+            with self._lock:
+                heads = {
+                    str(mmsi): [vessel.last_time, vessel.head]
+                    for mmsi, vessel in self._vessels[spec.name].items()
+                    if vessel.head is not None
+                }
+            try:
+                self.port.save_state(f"ais.{spec.name}.heads", json.dumps(heads))
+            except TrilatError as exc:
+                _log.warning("ingest.ais_heads_not_saved input=%s error=%s", spec.name, exc)
+
     async def start(self) -> None:
         """Start the writer and every input (UDP listeners are bound when this returns)."""
+        await asyncio.to_thread(self._restore)
         self._writer = threading.Thread(target=self._write, name="ingest-ais-writer", daemon=True)
         self._writer.start()
         for spec in self.inputs:
@@ -378,6 +411,7 @@ class AisIngest:
         if self._writer is not None:
             await asyncio.to_thread(self._queue.put, _STOP)
             await asyncio.to_thread(self._writer.join, 30)
+            await asyncio.to_thread(self._save)
         for stats in self.stats.values():
             bad = stats.decoder.stats.bad
             if bad:

@@ -60,6 +60,14 @@ class NodePort(Protocol):
         """The node user of that name, if any."""
         ...
 
+    def load_state(self, name: str) -> str | None:
+        """Text ingest saved under *name* in the node's store (chain heads), if any."""
+        ...
+
+    def save_state(self, name: str, text: str) -> None:
+        """Keep *text* under *name* in the node's store."""
+        ...
+
     def person_by_token(self, token: str) -> Person | None:
         """The node user whose bearer token this is, if any (compared hashed)."""
         ...

@@ -129,6 +129,7 @@ def test_tak_clients_get_exactly_the_tracks_the_api_would_show_them(
     assert stored[0]["body"]["callsign"] == "ALPHA"
     assert not [i for i in node.items("admin", kind="track") if i["body"]["uid"] == "tak-kenji"]
     health = bridge.health()
+    assert health["listening"] == {"tak": f"127.0.0.1:{port}"}
     assert health["not_stored"] >= 1
     assert health["unauthenticated"] >= 1
     assert health["stored"] >= 1

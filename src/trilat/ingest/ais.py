@@ -418,4 +418,7 @@ class AisIngest:
                 _log.warning("ingest.ais_bad_sentences total=%d", bad)
 
     def health(self) -> dict[str, Any]:
-        return {name: stats.as_dict() for name, stats in self.stats.items()}
+        out = {name: stats.as_dict() for name, stats in self.stats.items()}
+        for name, (host, port) in self.bound.items():
+            out[name]["listening"] = f"{host}:{port}"
+        return out

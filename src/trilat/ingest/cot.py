@@ -262,6 +262,7 @@ class CotBridge:
     def health(self) -> dict[str, Any]:
         stats = self.server.snapshot_stats()
         return {
+            "listening": {name: f"{host}:{port}" for name, (host, port) in self.bound.items()},
             "clients": stats.connections,
             "accepted": stats.accepted,
             "delivered": stats.delivered,

@@ -6,8 +6,9 @@ peer's nation, at=now, consents)`` allows it; every decision, allow or deny, bec
 audit leaf. Items denied for want of consent wait in the pending table and are decided
 again whenever a consent arrives. A batch is pushed in one signed request; the cursor, the
 delivered ids, the pending rows and the leaves are committed together only after the
-receiver acknowledged it (commit before ack on the other side), so a crash on either side
-resends at most one batch, which the receiver recognises and does not store twice.
+receiver acknowledged it (commit before ack on the other side); one batch is decided while the
+previous one is on the wire, and they commit in order. A crash on either side
+resends at most two batches, which the receiver recognises and does not store twice.
 
 Receiver: authenticates the request (``auth.check_request``), checks each envelope's
 originator signature with the originator's pinned key (the relay keeps it end to end),

@@ -138,6 +138,12 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         1024,
     ),
     SettingSpec("page_limit", "Largest page size of GET /items.", _positive, 500),
+    SettingSpec(
+        "checkpoint_interval",
+        "Seconds between signed audit checkpoints while the log grows (one more at a clean stop).",
+        _positive,
+        60,
+    ),
 )
 
 
@@ -155,6 +161,7 @@ class Settings:
     agreements_dir: Path | None = None
     sse_queue: int = 1024
     page_limit: int = 500
+    checkpoint_interval: int = 60
     ingest: Mapping[str, Any] = field(default_factory=dict)  # raw [ingest]: trilat.ingest checks it
 
     @property
@@ -230,6 +237,7 @@ def load_settings(node_dir: Path, environ: Mapping[str, str] | None = None) -> S
         agreements_dir=Path(values["agreements_dir"]) if values["agreements_dir"] else None,
         sse_queue=values["sse_queue"],
         page_limit=values["page_limit"],
+        checkpoint_interval=values["checkpoint_interval"],
         ingest=ingest,
     )
 

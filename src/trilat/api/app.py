@@ -178,11 +178,13 @@ def create_app(node: Node) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         node.broadcaster.bind(asyncio.get_running_loop())
         watcher = asyncio.create_task(_watch_external_writes(node))
+        signer = asyncio.create_task(_sign_checkpoints(node))
         async with federation_running(app), ingest_running(app):
             yield
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        for task in (watcher, signer):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         node.broadcaster.close()
         try:  # leave a signed tree head behind on a clean stop
             await run_in_threadpool(node.checkpoint)
@@ -429,6 +431,17 @@ async def _watch_external_writes(node: Node, every: float = 1.0) -> None:
             node.broadcaster.catch_up()
 
 
+async def _sign_checkpoints(node: Node) -> None:
+    """Sign and store a checkpoint every ``checkpoint_interval`` seconds when the log grew
+    (``Node.checkpoint`` signs nothing new while the size is unchanged)."""
+    while True:
+        await asyncio.sleep(node.checkpoint_interval)
+        try:
+            await run_in_threadpool(node.checkpoint)
+        except StoreError:
+            _log.warning("audit.checkpoint_failed")
+
+
 async def _event_stream(
     node: Node,
     user: User,
@@ -556,6 +569,7 @@ def build_node(settings: Settings, *, clock: Clock | None = None) -> Node:
             page_limit=settings.page_limit,
             body_limit=settings.body_limit,
             document_limit=settings.document_limit,
+            checkpoint_interval=settings.checkpoint_interval,
         )
     except BaseException:
         store.close()

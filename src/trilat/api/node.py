@@ -128,6 +128,7 @@ class Node:
         body_limit: int = 1024 * 1024,
         document_limit: int = 64 * 1024 * 1024,
         keepalive: float = 15.0,
+        checkpoint_interval: float = 60.0,
     ) -> None:
         self.nation = nation
         self.node_id = node_id
@@ -142,6 +143,7 @@ class Node:
         self.body_limit = body_limit
         self.document_limit = document_limit
         self.keepalive = keepalive
+        self.checkpoint_interval = checkpoint_interval
         self.broadcaster = Broadcaster(sse_queue)
         self._write_lock = threading.Lock()
         self._queue_lock = threading.Lock()

@@ -35,6 +35,7 @@ from typing import Any, Final
 
 import stix2
 import stix2.exceptions
+from stix2patterns.validator import run_validator  # type: ignore[import-untyped]
 
 from trilat.core.errors import DecodeError, LabelError
 from trilat.core.items import Envelope, Item
@@ -56,6 +57,8 @@ __all__ = [
     "TLP_EXTENSION_ID",
     "TLP_MARKING_IDS",
     "TRILAT_IDENTITY_ID",
+    "check_stix",
+    "check_stix_all",
     "envelope_to_stix",
     "item_from_stix",
     "label_extension_definition",
@@ -509,19 +512,25 @@ def stix_bundle(envelopes: Iterable[Envelope], *, bundle_id: str | None = None) 
     return {"type": "bundle", "id": bundle_id, "objects": objects}
 
 
-def item_from_stix(
-    obj: Mapping[str, Any],
-    definitions: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]],
-    *,
-    topics: tuple[str, ...] = ("cyber",),
-    recipients: tuple[str, ...] = (),
-) -> Item:
-    """An ``indicator`` item for a STIX 2.1 object, labelled from its markings (fail closed).
+_PATTERN_CACHE: Final = 8192
+_CHECKED_PATTERN_TYPE: Final = "x-trilat-pattern-checked"
 
-    The object must parse as STIX 2.1 (``stix2``; custom ``x_`` properties are kept). The
-    body is the object without its markings: the item's label replaces them, as the
-    roll-up of object-level and granular markings. The label's owner, if the markings
-    name one, must be the sealing node's nation (``seal`` checks it).
+
+@lru_cache(maxsize=_PATTERN_CACHE)
+def _pattern_error(pattern: str, version: str) -> str | None:
+    """The first error of a STIX pattern (None when valid), cached by pattern text: the
+    ANTLR parse is most of the cost of validating an indicator, and feeds repeat patterns."""
+    errors = run_validator(pattern, version)
+    return str(errors[0]) if errors else None
+
+
+def check_stix(obj: Mapping[str, Any]) -> None:
+    """Raise DecodeError unless *obj* is a valid STIX 2.1 object (``stix2``, custom ``x_``
+    properties allowed), naming the object and the reason.
+
+    Exactly the checks of ``stix2.parse``; the pattern of a ``stix`` indicator is checked
+    through a cache keyed by its text and version, and the rest of the object by
+    ``stix2.parse`` with that one check already done.
     """
     if obj.get("spec_version") != "2.1":
         raise DecodeError("STIX object is not spec_version 2.1")
@@ -530,10 +539,52 @@ def item_from_stix(
         raise DecodeError(f"STIX object id is not a STIX identifier: {str(identifier)[:80]!r}")
     if not identifier.startswith(f"{obj.get('type')}--"):
         raise DecodeError(f"STIX object id {identifier[:80]!r} does not match its type")
-    try:  # the object itself must be valid STIX 2.1 (custom x_ properties allowed)
-        stix2.parse(_thaw(obj), allow_custom=True)
+    thawed = _thaw(obj)
+    pattern, version = thawed.get("pattern"), thawed.get("pattern_version") or "2.1"
+    if (
+        thawed.get("type") == "indicator"
+        and thawed.get("pattern_type") == "stix"
+        and isinstance(pattern, str)
+        and pattern
+        and isinstance(version, str)
+    ):
+        try:
+            error = _pattern_error(pattern, version)
+        except (ValueError, TypeError) as exc:
+            error = str(exc) or type(exc).__name__
+        if error is not None:
+            raise DecodeError(
+                f"STIX object {identifier[:80]} is not valid STIX 2.1: "
+                f"pattern {pattern[:80]!r}: {error}"
+            )
+        # every other property still goes through stix2; only the pattern is done
+        thawed["pattern_version"] = version
+        thawed["pattern_type"] = _CHECKED_PATTERN_TYPE
+    try:
+        stix2.parse(thawed, allow_custom=True)
     except (stix2.exceptions.STIXError, ValueError, TypeError) as exc:
         raise DecodeError(f"STIX object {identifier[:80]} is not valid STIX 2.1: {exc}") from exc
+
+
+def item_from_stix(
+    obj: Mapping[str, Any],
+    definitions: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]],
+    *,
+    topics: tuple[str, ...] = ("cyber",),
+    recipients: tuple[str, ...] = (),
+    checked: bool = False,
+) -> Item:
+    """An ``indicator`` item for a STIX 2.1 object, labelled from its markings (fail closed).
+
+    The object must be valid STIX 2.1 (``check_stix``; custom ``x_`` properties are kept);
+    pass ``checked=True`` only for an object that ``check_stix`` has just accepted (a
+    caller that validates in worker processes). The body is the object without its
+    markings: the item's label replaces them, as the roll-up of object-level and granular
+    markings. The label's owner, if the markings name one, must be the sealing node's
+    nation (``seal`` checks it).
+    """
+    if not checked:
+        check_stix(obj)
     label = label_of(obj, definitions)
     body = {
         key: _thaw(value)
@@ -541,3 +592,17 @@ def item_from_stix(
         if key not in ("object_marking_refs", "granular_markings")
     }
     return Item(kind="indicator", label=label, topics=topics, body=body, recipients=recipients)
+
+
+def check_stix_all(objects: Sequence[Mapping[str, Any]]) -> list[str | None]:
+    """``check_stix`` of each object: None where it is valid, else the reason. Module-level
+    and plain-data in and out, so that worker processes can run it on chunks."""
+    errors: list[str | None] = []
+    for obj in objects:
+        try:
+            check_stix(obj)
+        except DecodeError as exc:
+            errors.append(str(exc))
+        else:
+            errors.append(None)
+    return errors

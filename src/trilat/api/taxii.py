@@ -24,6 +24,7 @@ Errors are TAXII error messages (``title``, ``description``, ``http_status``...)
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import copy
@@ -34,7 +35,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -49,7 +50,6 @@ from trilat.adapters.stix import (
     TLP1_MARKING_IDS,
     TLP_MARKING_IDS,
     TRILAT_IDENTITY_ID,
-    item_from_stix,
     label_extension_definition,
     label_markings,
     mark,
@@ -61,14 +61,12 @@ from trilat.api.auth import ORIGINATING_ROLES, same_hash, token_hash
 from trilat.api.cursor import CursorError
 from trilat.api.node import Node, Visible
 from trilat.api.problems import BodyTooLarge
+from trilat.api.taxii_add import Adder, StatusBook
 from trilat.core.clock import format_time, parse_time
-from trilat.core.errors import DecodeError, LabelError, StoreError, TrilatError
-from trilat.core.items import Envelope, Item, seal
-from trilat.core.labels import Label, format_banner, parse_label
-from trilat.kinds import parse_body
-from trilat.store import AuditEntry, ItemFilter, ItemRow, StoredItem, User
-from trilat.store.auditlog import audit_entry
-from trilat.store.records import document_text, item_row
+from trilat.core.errors import StoreError, TrilatError
+from trilat.core.items import Envelope
+from trilat.core.labels import Label
+from trilat.store import ItemFilter, StoredItem, User
 
 __all__ = [
     "API_ROOT",
@@ -102,6 +100,8 @@ DEFAULT_TOPICS: Final = (
 
 _COLLECTION_NAMESPACE: Final = uuid.UUID("5b0d3c1e-4f1a-4c61-9d5e-7a3f0c2b9e10")
 _STATUS_DETAILS: Final = 200_000  # per-object entries kept across status resources
+ANSWER_WITHIN: Final = 2.0
+"""Seconds a POST waits for its add to complete before answering with a pending status."""
 _SCAN_BATCH: Final = 500
 _INDEX_BATCH: Final = 5000
 _DEFINITION_IDS: Final = frozenset({TRILAT_IDENTITY_ID, LABEL_EXTENSION_ID})
@@ -649,42 +649,6 @@ def _manifest_record(shown: _Shown) -> dict[str, Any]:
 # --- adding objects --------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Status:
-    """A status resource (TAXII 2.1 §4.3.1) being filled in."""
-
-    id: str
-    requested: str
-    total: int
-    successes: list[dict[str, str]] = field(default_factory=list)
-    failures: list[dict[str, str]] = field(default_factory=list)
-
-    def resource(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "status": "complete",
-            "request_timestamp": self.requested,
-            "total_count": self.total,
-            "success_count": len(self.successes),
-            "successes": self.successes,
-            "failure_count": len(self.failures),
-            "failures": self.failures,
-            "pending_count": 0,
-            "pendings": [],
-        }
-
-
-def _detail(obj: Any, message: str | None = None) -> dict[str, str]:
-    detail = {"id": str(obj.get("id", ""))[:200] if isinstance(obj, dict) else ""}
-    if isinstance(obj, dict):
-        version = obj.get("modified") or obj.get("created")
-        if isinstance(version, str):
-            detail["version"] = version[:40]
-    if message is not None:
-        detail["message"] = message[:500]
-    return detail
-
-
 def _objects_of(raw: bytes) -> list[Any]:
     try:
         document = json.loads(raw)
@@ -700,56 +664,6 @@ def _objects_of(raw: bytes) -> list[Any]:
     if not document["objects"]:
         raise TaxiiError(422, "Unprocessable Entity", "the envelope holds no objects")
     return list(document["objects"])
-
-
-@dataclass(slots=True)
-class _Accepted:
-    row: ItemRow
-    entry: AuditEntry
-    envelope: Envelope
-    document: str
-    detail: dict[str, str]
-
-
-def _add_objects(
-    node: Node, collection: Collection, user: User, objects: list[Any], requested: str
-) -> _Status:
-    status = _Status(str(uuid.uuid4()), requested, len(objects))
-    definitions = {
-        obj["id"]: obj
-        for obj in objects
-        if isinstance(obj, dict)
-        and obj.get("type") == "marking-definition"
-        and isinstance(obj.get("id"), str)
-    }
-    accepted: list[_Accepted] = []
-    for position, obj in enumerate(objects):
-        if not isinstance(obj, dict):
-            status.failures.append(_detail({}, f"objects[{position}] is not a JSON object"))
-            continue
-        if obj.get("type") == "marking-definition" or obj.get("id") in _DEFINITION_IDS:
-            status.successes.append(
-                _detail(obj, "definition read to label the other objects; not stored")
-            )
-            continue
-        try:
-            accepted.append(_accept(node, collection, user, obj, definitions))
-        except (DecodeError, LabelError) as exc:
-            status.failures.append(_detail(obj, str(exc)))
-        except _Refused as exc:
-            status.failures.append(_detail(obj, str(exc)))
-    if accepted:
-        try:
-            _commit(node, accepted)
-        except StoreError as exc:
-            _log.warning("taxii.add_failed collection=%s error=%s", collection.topic, exc)
-            status.failures.extend(
-                {**a.detail, "message": "the store refused the write; nothing was added"}
-                for a in accepted
-            )
-        else:
-            status.successes.extend(a.detail for a in accepted)
-    return status
 
 
 class _Markings:
@@ -794,88 +708,6 @@ class _Markings:
         return None
 
 
-class _Statuses:
-    """Status resources of recent adds, readable by the user who made them.
-
-    Kept in memory (the most recent, up to *capacity* per-object entries in all): a status
-    reports on a request that has already completed, and its objects and their ``accept``
-    audit leaves are durable in the store whatever happens to it.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._size = 0
-        self._lock = threading.Lock()
-        self._book: OrderedDict[str, tuple[str, dict[str, Any], int]] = OrderedDict()
-
-    def put(self, identifier: str, user: str, resource: dict[str, Any]) -> None:
-        weight = 1 + int(resource["total_count"])
-        with self._lock:
-            self._book[identifier] = (user, resource, weight)
-            self._size += weight
-            while self._size > self._capacity and len(self._book) > 1:
-                _, (_, _, dropped) = self._book.popitem(last=False)
-                self._size -= dropped
-
-    def get(self, identifier: str, user: str) -> dict[str, Any] | None:
-        with self._lock:
-            found = self._book.get(identifier)
-        if found is None or found[0] != user:
-            return None
-        return found[1]
-
-
-class _Refused(Exception):
-    """One object is refused (reason in the message)."""
-
-
-def _accept(
-    node: Node,
-    collection: Collection,
-    user: User,
-    obj: dict[str, Any],
-    definitions: dict[str, Any],
-) -> _Accepted:
-    item = item_from_stix(obj, definitions, topics=(collection.topic,))
-    owner = item.label.owner
-    if owner is not None and owner != node.nation:
-        raise _Refused(f"the label is owned by {owner}; this node originates only {node.nation}")
-    label = parse_label(format_banner(item.label), owner=node.nation)
-    if user.clearance < label.classification:
-        raise _Refused(f"the user is not cleared to originate {format_banner(label)}")
-    parse_body("indicator", item.body)
-    now = node.clock.now()
-    sealed = Item(kind="indicator", label=label, topics=item.topics, body=item.body)
-    envelope = seal(sealed, originator=node.originator, private_key=node._private_key, at=now)
-    document = document_text(envelope)
-    row = item_row(envelope, document)
-    entry = audit_entry(
-        "accept",
-        at=now,
-        actor=user.name,
-        item_id=envelope.id,
-        digest=row.digest,
-        kind=envelope.kind,
-        label=format_banner(label),
-        via="taxii",
-    )
-    return _Accepted(row, entry, envelope, document, _detail(obj))
-
-
-def _commit(node: Node, accepted: list[_Accepted]) -> None:
-    """One transaction for the request's items and their leaves; then publish in order."""
-    with node._write_lock:  # live events go out in commit order with the node's own writes
-        seqs = node.store.append_items([(a.row, a.entry) for a in accepted])
-        for item, seq in zip(accepted, seqs, strict=True):
-            node.announce(seq, item.envelope, item.document)
-    for item in accepted:
-        _log.info(
-            "item.accepted id=%s kind=indicator label=%r via=taxii",
-            item.envelope.id,
-            format_banner(item.envelope.label),
-        )
-
-
 # --- the router --------------------------------------------------------------------------------
 
 
@@ -903,9 +735,17 @@ def _too_large(limit: int) -> TaxiiError:
     )
 
 
-def install_taxii(app: FastAPI, node: Node, topics: Sequence[str] = DEFAULT_TOPICS) -> None:
+def install_taxii(
+    app: FastAPI,
+    node: Node,
+    topics: Sequence[str] = DEFAULT_TOPICS,
+    *,
+    answer_within: float = ANSWER_WITHIN,
+) -> None:
     """Serve TAXII 2.1 for *node* on *app*, one collection per topic prefix in *topics*.
 
+    A POST is answered when its objects are added or after *answer_within* seconds,
+    whichever comes first (then with a ``pending`` status resource that completes later).
     Call after the API's own middleware is added (this adds the outermost one).
     """
     if not topics or len(set(topics)) != len(topics):
@@ -913,7 +753,8 @@ def install_taxii(app: FastAPI, node: Node, topics: Sequence[str] = DEFAULT_TOPI
     collections = {c.id: c for c in (collection_for(topic) for topic in topics)}
     index = _StixIndex()
     index.warm_up(node)
-    statuses = _Statuses(_STATUS_DETAILS)
+    statuses = StatusBook(_STATUS_DETAILS)
+    adder = Adder(node, statuses)
     markings = _Markings()
     router = APIRouter(include_in_schema=False)
 
@@ -1079,18 +920,12 @@ def install_taxii(app: FastAPI, node: Node, topics: Sequence[str] = DEFAULT_TOPI
                 raise _too_large(node.body_limit)
             objects = _objects_of(raw)
             requested = format_time(node.clock.now())
-            status = await run_in_threadpool(
-                _add_objects, node, collection, user, objects, requested
-            )
-            resource = status.resource()
-            statuses.put(status.id, user.name, resource)
-            _log.info(
-                "taxii.add collection=%s user=%s success=%d failure=%d",
-                collection.topic,
-                user.name,
-                len(status.successes),
-                len(status.failures),
-            )
+            status, work = adder.submit(collection.topic, user, objects, requested)
+            if answer_within > 0:
+                await asyncio.wait({asyncio.wrap_future(work)}, timeout=answer_within)
+            resource = statuses.get(status.id, user.name)
+            if resource is None:  # only a complete status is ever dropped, never this soon
+                raise TaxiiError(500, "Internal Error", "the status resource was lost")
             return _response(resource, 202)
         except TaxiiError as exc:
             return _error_response(exc)

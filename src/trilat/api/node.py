@@ -564,15 +564,38 @@ class Node:
             raise Problem(
                 404, "not-found", f"no leaf {index} in a tree of {size} (log has {current})"
             )
-        hashes = [leaf.leaf_hash for leaf in self.store.audit_leaves(0, size)]
-        proof = audit.inclusion_proof(index, size, audit.subtree_hasher(hashes))
+        # One pass to learn which perfect subtrees the proof needs, one query for them all.
+        wanted = [(index, index + 1), *perfect_ranges(size)]
+
+        def note(start: int, end: int) -> bytes:
+            wanted.append((start, end))
+            return bytes(audit.HASH_SIZE)
+
+        audit.inclusion_proof(index, size, note)
+        found = self.store.audit_subtrees(wanted)
+        missing = [r for r in wanted if r not in found]
+        if missing:
+            raise AuditError(f"audit subtree [{missing[0][0]}, {missing[0][1]}) is not stored")
+        proof = audit.inclusion_proof(index, size, lambda start, end: found[(start, end)])
+        root = audit.CompactRange(size, [found[r] for r in perfect_ranges(size)]).root()
         return {
             "leaf_index": index,
             "tree_size": size,
-            "leaf_hash": _b64(hashes[index]),
-            "root": _b64(audit.root_of(hashes)),
+            "leaf_hash": _b64(found[(index, index + 1)]),
+            "root": _b64(root),
             "proof": [_b64(h) for h in proof],
         }
+
+
+def perfect_ranges(size: int) -> list[tuple[int, int]]:
+    """The perfect subtrees that make up a log of *size* leaves, largest (leftmost) first."""
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    for height in range(size.bit_length() - 1, -1, -1):
+        if size >> height & 1:
+            ranges.append((start, start + (1 << height)))
+            start += 1 << height
+    return ranges
 
 
 def _b64(data: bytes) -> str:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from trilat.core.audit import CompactRange, leaf_hash
+from trilat.core.audit import CompactRange, leaf_hash, node_hash
 from trilat.core.errors import StoreError
 from trilat.store.base import (
     AuditEntry,
@@ -26,7 +26,7 @@ from trilat.store.base import (
     StoredItem,
     User,
 )
-from trilat.store.schema import MIGRATIONS_TABLE, statements
+from trilat.store.schema import AUDIT_NODES_VERSION, MIGRATIONS_TABLE, statements
 
 _ITEM_COLUMNS = (
     "seq, id, kind, created, classification, originator_nation, topics, document, digest, "
@@ -58,6 +58,10 @@ class SqlStore:
 
     def _sql(self, text: str) -> str:
         return text
+
+    def _bytewise(self, column: str) -> str:
+        """*column* compared byte by byte (prefix ranges of ASCII topic names)."""
+        return column
 
     # ----- helpers ---------------------------------------------------------------------
     def _query(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -113,6 +117,8 @@ class SqlStore:
                     continue
                 for statement in statements(script):
                     self._x(cursor, statement)
+                if version == AUDIT_NODES_VERSION:
+                    self._fill_audit_nodes(cursor)
                 self._x(
                     cursor,
                     "INSERT INTO schema_migrations (version, applied) VALUES (?, ?)",
@@ -125,6 +131,30 @@ class SqlStore:
         blob = _bytes(blob)
         return CompactRange(int(size), [blob[i : i + 32] for i in range(0, len(blob), 32)])
 
+    def _insert_nodes(self, cursor: Any, compact: CompactRange, digest: bytes) -> None:
+        for height, index, value in completed_subtrees(compact, digest):
+            self._x(
+                cursor,
+                "INSERT INTO audit_nodes (height, idx, hash) VALUES (?, ?, ?)",
+                (height, index, value),
+            )
+
+    def _fill_audit_nodes(self, cursor: Any) -> None:
+        """Write the interior hashes of a log that predates ``audit_nodes``."""
+        compact = CompactRange()
+        while True:
+            rows = self._x(
+                cursor,
+                "SELECT leaf_hash FROM audit_leaves WHERE idx >= ? ORDER BY idx LIMIT 5000",
+                (compact.size,),
+            ).fetchall()
+            for row in rows:
+                digest = _bytes(row[0])
+                self._insert_nodes(cursor, compact, digest)
+                compact.append(digest)
+            if len(rows) < 5000:
+                return
+
     def _append_leaves(self, cursor: Any, entries: Sequence[AuditEntry]) -> int:
         compact = self._load_range(cursor)
         for entry in entries:
@@ -135,6 +165,7 @@ class SqlStore:
                 "VALUES (?, ?, ?, ?, ?)",
                 (compact.size, entry.event, entry.item_id, entry.data, digest),
             )
+            self._insert_nodes(cursor, compact, digest)
             compact.append(digest)
         self._x(
             cursor,
@@ -162,6 +193,40 @@ class SqlStore:
             (start, end),
         )
         return [AuditLeaf(int(r[0]), r[1], r[2], _bytes(r[3]), _bytes(r[4])) for r in rows]
+
+    def audit_subtrees(self, ranges: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        wanted = sorted(set(ranges))
+        leaves: list[int] = []
+        nodes: list[tuple[int, int]] = []
+        for start, end in wanted:
+            width = end - start
+            if width <= 0 or width & (width - 1) or start % width:
+                raise StoreError(f"[{start}, {end}) is not a perfect subtree of the audit log")
+            if width == 1:
+                leaves.append(start)
+            else:
+                nodes.append((width.bit_length() - 1, start // width))
+        found: dict[tuple[int, int], bytes] = {}
+        for chunk in _chunks(leaves, 400):
+            marks = ", ".join("?" for _ in chunk)
+            for idx, value in self._query(
+                f"SELECT idx, leaf_hash FROM audit_leaves WHERE idx IN ({marks})",  # noqa: S608 - placeholders only
+                chunk,
+            ):
+                found[(int(idx), int(idx) + 1)] = _bytes(value)
+        for chunk in _chunks(nodes, 200):
+            terms = " OR ".join("(height = ? AND idx = ?)" for _ in chunk)
+            params = [value for pair in chunk for value in pair]
+            for height, idx, value in self._query(
+                f"SELECT height, idx, hash FROM audit_nodes WHERE {terms}",  # noqa: S608 - placeholders only
+                params,
+            ):
+                width = 1 << int(height)
+                found[(int(idx) * width, (int(idx) + 1) * width)] = _bytes(value)
+        return found
+
+    def audit_node_count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM audit_nodes")[0][0])
 
     def save_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         with self._write() as cursor:
@@ -262,12 +327,8 @@ class SqlStore:
                 west, south, east, north = where.bbox
                 clauses.append("min_lon <= ? AND max_lon >= ? AND min_lat <= ? AND max_lat >= ?")
                 params.extend([east, west, north, south])
-            if where.topic is not None:
-                clauses.append(
-                    "seq IN (SELECT seq FROM item_topics WHERE topic = ? "
-                    "OR (topic > ? AND topic < ?))"
-                )
-                params.extend([where.topic, where.topic + ".", where.topic + "/"])
+        if where is not None and where.topic is not None:
+            return self._read_topic(cursor, limit, where.topic, clauses[1:], params[1:])
         params.append(limit)
         rows = self._query(
             f"SELECT {_ITEM_COLUMNS} FROM items WHERE {' AND '.join(clauses)} "  # noqa: S608 - clauses are literals
@@ -275,6 +336,63 @@ class SqlStore:
             params,
         )
         return [_stored(row) for row in rows]
+
+    def _topics_under(self, topic: str) -> list[str]:
+        """*topic* and every stored topic below it (``topic.…``), by a loose index scan of
+        ``item_topics (topic, seq)``: one index probe per distinct topic."""
+        column = self._bytewise("topic")
+        inner = self._bytewise("t.topic")
+        low, high = topic + ".", topic + "/"  # '/' follows '.' byte-wise
+        rows = self._query(
+            "WITH RECURSIVE under (topic) AS ("  # noqa: S608 - dialect literals only
+            f"SELECT MIN(topic) FROM item_topics WHERE {column} > ? AND {column} < ? "
+            "UNION ALL SELECT (SELECT MIN(t.topic) FROM item_topics t "
+            f"WHERE {inner} > {self._bytewise('under.topic')} AND {inner} < ?) "
+            "FROM under WHERE under.topic IS NOT NULL"
+            ") SELECT topic FROM under WHERE topic IS NOT NULL",
+            (low, high, high),
+        )
+        return [topic, *(str(row[0]) for row in rows)]
+
+    def _read_topic(
+        self, cursor: int, limit: int, topic: str, clauses: list[str], params: list[Any]
+    ) -> list[StoredItem]:
+        """``read_after`` under *topic*: a keyset walk of each matching topic's
+        ``(topic, seq)`` index range, merged by cursor, stopping once *limit* rows pass the
+        other *clauses*. Rows committed during the walk (beyond the head read first) are
+        left for the next call, so paging never skips one."""
+        head = self.head()
+        topics = self._topics_under(topic)
+        found: list[StoredItem] = []
+        after = cursor
+        while len(found) < limit and after < head:
+            want = max(limit - len(found), 64)
+            candidates: set[int] = set()
+            frontier = head
+            for name in topics:
+                seqs = [
+                    int(row[0])
+                    for row in self._query(
+                        "SELECT seq FROM item_topics WHERE topic = ? AND seq > ? AND seq <= ? "
+                        "ORDER BY seq LIMIT ?",
+                        (name, after, head, want),
+                    )
+                ]
+                candidates.update(seqs)
+                if len(seqs) == want:  # this topic has more: only seqs up to here are whole
+                    frontier = min(frontier, seqs[-1])
+            chosen = sorted(seq for seq in candidates if seq <= frontier)
+            for chunk in _chunks(chosen, 400):
+                marks = ", ".join("?" for _ in chunk)
+                rows = self._query(
+                    f"SELECT {_ITEM_COLUMNS} FROM items WHERE seq IN ({marks}) "  # noqa: S608 - literals
+                    + "".join(f"AND {clause} " for clause in clauses)
+                    + "ORDER BY seq",
+                    [*chunk, *params],
+                )
+                found.extend(_stored(row) for row in rows)
+            after = frontier
+        return found[:limit]
 
     def head(self) -> int:
         rows = self._query("SELECT MAX(seq) FROM items")
@@ -353,6 +471,25 @@ class SqlStore:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+
+def completed_subtrees(compact: CompactRange, leaf: bytes) -> list[tuple[int, int, bytes]]:
+    """The perfect subtrees (height, index, hash) that appending *leaf* to *compact*
+    completes, lowest first (one per trailing set bit of its size); *compact* unchanged."""
+    index = compact.size
+    value = leaf
+    done: list[tuple[int, int, bytes]] = []
+    height = 0
+    while (index >> height) & 1:
+        value = node_hash(compact.hashes[-1 - height], value)
+        height += 1
+        done.append((height, index >> height, value))
+    return done
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _stored(row: tuple[Any, ...]) -> StoredItem:

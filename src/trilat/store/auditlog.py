@@ -17,6 +17,7 @@ from typing import Any, Final
 from trilat.core import audit
 from trilat.core.audit import CompactRange, leaf_hash
 from trilat.core.canonical import canonical_json
+from trilat.store._sql import completed_subtrees
 from trilat.store.base import AuditEntry, Store, StoredCheckpoint, StoredItem
 
 
@@ -66,6 +67,8 @@ class Verification:
         return not self.problems
 
 
+_NODE_BATCH: Final = 2000
+
 ITEM_EVENTS: Final = frozenset({"accept", "consent", "recall"})
 """Events whose leaf records a new item of the node (with its digest)."""
 
@@ -97,6 +100,7 @@ def verify_log(
     accepted: dict[str, tuple[int, str]] = {}
     recalled: dict[str, int] = {}
     compact = CompactRange()
+    expected: dict[tuple[int, int], bytes] = {}
     for leaf in _leaves(store, size):
         if leaf.index != compact.size:
             result.problems.append(f"audit leaf {compact.size} is missing")
@@ -116,6 +120,13 @@ def verify_log(
             accepted[leaf.item_id] = (leaf.index, str(document.get("digest")))
         if leaf.event == "recall" and isinstance(document.get("target"), str):
             recalled[document["target"]] = leaf.index
+        for height, position, value in completed_subtrees(compact, leaf.leaf_hash):
+            expected[(position << height, (position + 1) << height)] = value
+        if len(expected) >= _NODE_BATCH:
+            problem = _check_subtrees(store, expected)
+            if problem:
+                result.problems.append(problem)
+                return result
         compact.append(leaf.leaf_hash)
         checkpoint = checkpoints.get(compact.size)
         if checkpoint is not None:
@@ -125,6 +136,12 @@ def verify_log(
                     f"(first bad leaf is at or before {leaf.index})"
                 )
                 return result
+    problem = _check_subtrees(store, expected)
+    if problem is None and store.audit_node_count() != compact.size - compact.size.bit_count():
+        problem = "stored audit subtree hashes do not match the leaves (extra rows)"
+    if problem:
+        result.problems.append(problem)
+        return result
     result.leaves = compact.size
     result.root = compact.root()
     if compact.size != size or compact.hashes != hashes:
@@ -184,6 +201,20 @@ def verify_log(
             result.problems.append(f"item {item_id} of audit leaf {index} is missing")
             return result
     return result
+
+
+def _check_subtrees(store: Store, expected: dict[tuple[int, int], bytes]) -> str | None:
+    """Compare the stored interior hashes with those recomputed from the leaves (then
+    forget them); the first disagreement as a sentence."""
+    stored = store.audit_subtrees(list(expected))
+    problem = None
+    narrowest_first = sorted(expected.items(), key=lambda kv: (kv[0][1] - kv[0][0], kv[0][0]))
+    for (start, end), value in narrowest_first:
+        if stored.get((start, end)) != value:
+            problem = f"audit subtree hash of leaves [{start}, {end}) was altered or is missing"
+            break
+    expected.clear()
+    return problem
 
 
 def _index_mismatch(item: StoredItem) -> str | None:

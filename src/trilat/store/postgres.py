@@ -38,6 +38,9 @@ class PostgresStore(SqlStore):
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s")
 
+    def _bytewise(self, column: str) -> str:
+        return f'({column} COLLATE "C")'
+
     def _cursor(self) -> Any:
         return self._connection.cursor()
 

@@ -149,11 +149,34 @@ CREATE TABLE item_blobs (
 """Document citations (v3): which items cite which blob, so a download is checked
 against the items its caller may see."""
 
+_AUDIT_NODES_V4: Final = """
+CREATE TABLE audit_nodes (
+    height INTEGER NOT NULL,
+    idx BIGINT NOT NULL,
+    hash {blob} NOT NULL,
+    PRIMARY KEY (height, idx)
+)
+"""
+"""Interior Merkle hashes (v4): the root of every complete perfect subtree of the audit
+log, leaves ``[idx * 2**height, (idx + 1) * 2**height)``, height ≥ 1 (height 0 is
+``audit_leaves.leaf_hash``). Written in the transaction that appends the completing leaf,
+so any subtree of a proof is one lookup. Existing logs are filled in when it is applied."""
+
+_TOPIC_BYTES_V4_POSTGRES: Final = """;
+CREATE INDEX item_topics_bytes ON item_topics ((topic COLLATE "C"), seq)
+"""
+"""PostgreSQL compares topic prefixes byte-wise whatever the database collation; this
+index serves those range scans (SQLite's default collation is already byte-wise)."""
+
+AUDIT_NODES_VERSION: Final = 4
+"""The migration after which ``audit_nodes`` must be filled in from the existing leaves."""
+
 SQLITE_MIGRATIONS: Final[tuple[str, ...]] = (
     _ITEMS.format(seq="INTEGER PRIMARY KEY AUTOINCREMENT")
     + _COMMON_V1.format(blob="BLOB", empty_blob="X''"),
     _FEDERATION_V2.format(blob="BLOB", seq="INTEGER PRIMARY KEY AUTOINCREMENT"),
     _ITEM_BLOBS_V3,
+    _AUDIT_NODES_V4.format(blob="BLOB"),
 )
 
 POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
@@ -161,6 +184,7 @@ POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
     + _COMMON_V1.format(blob="BYTEA", empty_blob="''::bytea"),
     _FEDERATION_V2.format(blob="BYTEA", seq="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
     _ITEM_BLOBS_V3,
+    _AUDIT_NODES_V4.format(blob="BYTEA") + _TOPIC_BYTES_V4_POSTGRES,
 )
 
 MIGRATIONS_TABLE: Final = """

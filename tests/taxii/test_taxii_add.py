@@ -187,6 +187,8 @@ def test_worker_processes_judge_each_object_as_the_inline_check_does() -> None:
     inline = Validator(workers=1).check(objects)
     pool = Validator(workers=2, threshold=1)
     try:
+        assert pool.wait_ready(60)
+        assert not pool.failed
         pooled = pool.check(objects)
     finally:
         pool.close()

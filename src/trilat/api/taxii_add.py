@@ -157,8 +157,13 @@ class Validator:
         self.threshold = threshold
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
+        self._ready = threading.Event()
+        self.failed = False
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _executor(self) -> ProcessPoolExecutor | None:
+        """The pool once its workers are up; until then None, and the first call starts them
+        in the background (an envelope never waits for worker start-up: it is checked
+        inline meanwhile)."""
         with self._lock:
             if self._pool is None:
                 methods = multiprocessing.get_all_start_methods()
@@ -166,16 +171,47 @@ class Validator:
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=multiprocessing.get_context(method)
                 )
-            return self._pool
+                self._ready = threading.Event()
+                started = [self._pool.submit(check_stix_all, []) for _ in range(self.workers)]
+                ready, counting = self._ready, threading.Lock()
+                remaining = [len(started)]
+
+                def one_up(future: Future[list[str | None]]) -> None:
+                    if future.exception() is not None:  # workers cannot start here: stay inline
+                        _log.warning("taxii.validator_pool_unavailable")
+                        self.failed = True
+                    with counting:
+                        remaining[0] -= 1
+                        if remaining[0] == 0:
+                            ready.set()
+
+                for future in started:
+                    future.add_done_callback(one_up)
+            return self._pool if self._ready.is_set() else None
+
+    def warm_up(self) -> None:
+        """Start the worker processes now (in the background) if they are not up yet."""
+        if self.workers >= 2 and not self.failed:
+            self._executor()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait up to *timeout* seconds for the workers to be up (tests, benchmarks)."""
+        self.warm_up()
+        return self._ready.wait(timeout)
 
     def check(self, objects: Sequence[dict[str, Any]]) -> list[str | None]:
         """None for each valid object, else the reason it is not valid STIX 2.1."""
-        if len(objects) < self.threshold or self.workers < 2:
+        if len(objects) < self.threshold or self.workers < 2 or self.failed:
+            if len(objects) >= self.threshold // 4:
+                self.warm_up()  # a feed that sends envelopes this size may send larger ones
+            return check_stix_all(objects)
+        pool = self._executor()
+        if pool is None:
             return check_stix_all(objects)
         size = max(_MIN_CHUNK, math.ceil(len(objects) / (self.workers * 2)))
         chunks = [list(objects[start : start + size]) for start in range(0, len(objects), size)]
         try:
-            results = list(self._executor().map(check_stix_all, chunks))
+            results = list(pool.map(check_stix_all, chunks))
         except (BrokenProcessPool, OSError) as exc:  # a worker died: check here instead
             _log.warning("taxii.validator_pool_failed error=%s", type(exc).__name__)
             self.close()

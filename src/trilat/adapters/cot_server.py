@@ -101,6 +101,7 @@ _MAX_AUTH_BYTES = 16 * 1024
 _STORE_SWEEP_SECONDS = 1.0
 _LABEL_CACHE_SIZE = 256
 _MAX_REACHABLE = 4096
+_SLICE_BYTES = 16 * 1024  # a large read is relayed in slices of this size
 _MAX_LABELS = 4096  # distinct labels interned before the table is started again
 _LOG_EVERY = 5.0  # seconds between two refusal warnings for one connection
 
@@ -911,6 +912,15 @@ class CotServer(Generic[V]):
             )
 
     def _ingest(self, source: _Connection[V], data: bytes) -> None:
+        """Relay what one read brought, a slice at a time: the first events are on their way
+        to the recipients while the rest of a large read is still being parsed."""
+        if len(data) <= _SLICE_BYTES:
+            self._relay(source, data)
+            return
+        for offset in range(0, len(data), _SLICE_BYTES):
+            self._relay(source, data[offset : offset + _SLICE_BYTES])
+
+    def _relay(self, source: _Connection[V], data: bytes) -> None:
         events = source.decoder.feed(data)
         if source.decoder.rejected:
             self._note_refusals(source)

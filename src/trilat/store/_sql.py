@@ -271,6 +271,10 @@ class SqlStore:
             self._x(cursor, "INSERT INTO item_topics (topic, seq) VALUES (?, ?)", (topic, seq))
         for digest in sorted(set(row.blobs)):
             self._x(cursor, "INSERT INTO item_blobs (sha256, seq) VALUES (?, ?)", (digest, seq))
+        if row.stix_id is not None:
+            self._x(
+                cursor, "INSERT INTO item_stix_ids (stix_id, seq) VALUES (?, ?)", (row.stix_id, seq)
+            )
         return seq
 
     def append_item(self, row: ItemRow, audit: AuditEntry) -> int:
@@ -299,6 +303,19 @@ class SqlStore:
             )
             self._append_leaves(cursor, [audit])
             return seq
+
+    def items_by_stix_id(self, stix_ids: Sequence[str]) -> list[StoredItem]:
+        wanted = sorted(set(stix_ids))
+        if not wanted:
+            return []
+        marks = ", ".join("?" for _ in wanted)
+        columns = ", ".join(f"i.{name.strip()}" for name in _ITEM_COLUMNS.split(","))
+        rows = self._query(
+            f"SELECT {columns} FROM item_stix_ids s JOIN items i ON i.seq = s.seq "  # noqa: S608 - literals
+            f"WHERE s.stix_id IN ({marks}) AND i.recalled_by IS NULL ORDER BY i.seq",
+            wanted,
+        )
+        return [_stored(row) for row in rows]
 
     def get_item(self, item_id: str) -> StoredItem | None:
         rows = self._query(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,))  # noqa: S608

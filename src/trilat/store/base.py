@@ -29,6 +29,7 @@ class ItemRow:
     extent: tuple[float, float, float, float] | None = None
     supersedes: str | None = None
     blobs: tuple[str, ...] = ()
+    stix_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,11 @@ class Store(Protocol):
 
     def head(self) -> int:
         """The highest cursor handed out (0 when empty)."""
+        ...
+
+    def items_by_stix_id(self, stix_ids: Sequence[str]) -> list[StoredItem]:
+        """The live (not recalled) items whose STIX object id is one of *stix_ids*, in
+        cursor order (every version of those objects)."""
         ...
 
     def put_blob(self, sha256: str, data: bytes) -> None: ...

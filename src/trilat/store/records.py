@@ -27,6 +27,12 @@ def blob_references(envelope: Envelope) -> tuple[str, ...]:
     return (digest,) if isinstance(digest, str) else ()
 
 
+def stix_id_of(envelope: Envelope) -> str | None:
+    """The STIX object id an ``indicator`` item carries (its body is a STIX object)."""
+    identifier = envelope.body.get("id") if envelope.kind == "indicator" else None
+    return identifier if isinstance(identifier, str) else None
+
+
 def item_row(envelope: Envelope, document: str | None = None) -> ItemRow:
     """The row of *envelope*: document text, its digest and the indexed columns."""
     document = document_text(envelope) if document is None else document
@@ -46,4 +52,5 @@ def item_row(envelope: Envelope, document: str | None = None) -> ItemRow:
         extent=extent,
         supersedes=envelope.supersedes,
         blobs=blob_references(envelope),
+        stix_id=stix_id_of(envelope),
     )

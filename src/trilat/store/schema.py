@@ -168,6 +168,20 @@ CREATE INDEX item_topics_bytes ON item_topics ((topic COLLATE "C"), seq)
 """PostgreSQL compares topic prefixes byte-wise whatever the database collation; this
 index serves those range scans (SQLite's default collation is already byte-wise)."""
 
+_STIX_IDS_V5: Final = """
+CREATE TABLE item_stix_ids (
+    stix_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (stix_id, seq)
+);
+INSERT INTO item_stix_ids (stix_id, seq)
+SELECT {stix_id}, seq FROM items
+WHERE kind = 'indicator' AND document IS NOT NULL AND {filled}
+"""
+"""STIX object ids of indicator items (v5), so that TAXII finds every version of an object
+with one index probe instead of holding a map of the collection in memory. Written with the
+item; existing items are filled in from their documents when it is applied."""
+
 AUDIT_NODES_VERSION: Final = 4
 """The migration after which ``audit_nodes`` must be filled in from the existing leaves."""
 
@@ -177,6 +191,10 @@ SQLITE_MIGRATIONS: Final[tuple[str, ...]] = (
     _FEDERATION_V2.format(blob="BLOB", seq="INTEGER PRIMARY KEY AUTOINCREMENT"),
     _ITEM_BLOBS_V3,
     _AUDIT_NODES_V4.format(blob="BLOB"),
+    _STIX_IDS_V5.format(
+        stix_id="json_extract(document, '$.body.id')",
+        filled="json_valid(document) AND json_type(document, '$.body.id') = 'text'",
+    ),
 )
 
 POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
@@ -185,6 +203,11 @@ POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
     _FEDERATION_V2.format(blob="BYTEA", seq="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
     _ITEM_BLOBS_V3,
     _AUDIT_NODES_V4.format(blob="BYTEA") + _TOPIC_BYTES_V4_POSTGRES,
+    _STIX_IDS_V5.format(
+        stix_id="(document::json) -> 'body' ->> 'id'",
+        filled="strpos(document, '\\u0000') = 0 "
+        "AND json_typeof((document::json) -> 'body' -> 'id') = 'string'",
+    ),
 )
 
 MIGRATIONS_TABLE: Final = """

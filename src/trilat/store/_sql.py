@@ -304,18 +304,18 @@ class SqlStore:
             self._append_leaves(cursor, [audit])
             return seq
 
-    def items_by_stix_id(self, stix_ids: Sequence[str]) -> list[StoredItem]:
+    def items_by_stix_id(self, stix_ids: Sequence[str]) -> list[tuple[str, StoredItem]]:
         wanted = sorted(set(stix_ids))
         if not wanted:
             return []
         marks = ", ".join("?" for _ in wanted)
         columns = ", ".join(f"i.{name.strip()}" for name in _ITEM_COLUMNS.split(","))
         rows = self._query(
-            f"SELECT {columns} FROM item_stix_ids s JOIN items i ON i.seq = s.seq "  # noqa: S608 - literals
+            f"SELECT s.stix_id, {columns} FROM item_stix_ids s JOIN items i ON i.seq = s.seq "  # noqa: S608 - literals
             f"WHERE s.stix_id IN ({marks}) AND i.recalled_by IS NULL ORDER BY i.seq",
             wanted,
         )
-        return [_stored(row) for row in rows]
+        return [(row[0], _stored(row[1:])) for row in rows]
 
     def get_item(self, item_id: str) -> StoredItem | None:
         rows = self._query(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,))  # noqa: S608

@@ -133,9 +133,9 @@ class Store(Protocol):
         """The highest cursor handed out (0 when empty)."""
         ...
 
-    def items_by_stix_id(self, stix_ids: Sequence[str]) -> list[StoredItem]:
-        """The live (not recalled) items whose STIX object id is one of *stix_ids*, in
-        cursor order (every version of those objects)."""
+    def items_by_stix_id(self, stix_ids: Sequence[str]) -> list[tuple[str, StoredItem]]:
+        """The live (not recalled) items whose STIX object id is one of *stix_ids*, each
+        with that id, in cursor order (every version of those objects)."""
         ...
 
     def put_blob(self, sha256: str, data: bytes) -> None: ...

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, Final
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
@@ -63,6 +64,17 @@ _DISCONNECT_POLL: Final = 0.5  # seconds between checks that an idle SSE client 
 _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     status: {"model": ProblemOut, "content": {"application/problem+json": {}}}
     for status in (400, 401, 403, 404, 413, 422)
+}
+
+LABEL_NATIONAL_HEADER: Final = "label-national"
+_NATIONAL_HEADER_DOC: Final[dict[str, Any]] = {
+    "headers": {
+        "Label-National": {
+            "description": "The item's banner in the reader's national terms (SPEC §2), "
+            "percent-encoded UTF-8; absent when no agreement in force gives a table.",
+            "schema": {"type": "string"},
+        }
+    }
 }
 
 
@@ -145,10 +157,41 @@ def _json(document: str, status: int = 200) -> JSONResponse:
     return response
 
 
-def _page_document(items: list[Visible], cursor: str) -> str:
-    return (
-        '{"items":[' + ",".join(v.document for v in items) + '],"next":' + json.dumps(cursor) + "}"
+def _page_document(items: list[Visible], cursor: str, national: dict[str, str]) -> str:
+    extra = (
+        ',"label_national":' + json.dumps(national, ensure_ascii=False, separators=(",", ":"))
+        if national
+        else ""
     )
+    return (
+        '{"items":['
+        + ",".join(v.document for v in items)
+        + '],"next":'
+        + json.dumps(cursor)
+        + extra
+        + "}"
+    )
+
+
+def _national_map(node: Node, items: list[Visible], user: User) -> dict[str, str]:
+    """Item id → the item's banner in the reader's national terms, where a table exists."""
+    found: dict[str, str] = {}
+    for visible in items:
+        text = node.label_national(visible.envelope, user.nationality)
+        if text is not None:
+            found[visible.envelope.id] = text
+    return found
+
+
+def _with_national(
+    response: JSONResponse, node: Node, visible: Visible, user: User
+) -> JSONResponse:
+    """Add the ``Label-National`` header (percent-encoded UTF-8) when a table exists; the
+    body stays the signed envelope exactly as stored."""
+    text = node.label_national(visible.envelope, user.nationality)
+    if text is not None:
+        response.headers[LABEL_NATIONAL_HEADER] = quote(text, safe=" /,-")
+    return response
 
 
 def create_app(node: Node) -> FastAPI:
@@ -233,7 +276,7 @@ def create_app(node: Node) -> FastAPI:
         f"{API}/items",
         status_code=201,
         response_model=EnvelopeOut,
-        responses=_ERRORS,
+        responses={201: _NATIONAL_HEADER_DOC, **_ERRORS},
         tags=["items"],
     )
     def post_item(payload: ItemIn, user: CurrentUser) -> JSONResponse:
@@ -250,7 +293,7 @@ def create_app(node: Node) -> FastAPI:
         visible = node.originate(new, user)
         response = _json(visible.document, 201)
         response.headers["location"] = f"{API}/items/{visible.envelope.id}"
-        return response
+        return _with_national(response, node, visible, user)
 
     @app.get(f"{API}/items", response_model=ItemPage, responses=_ERRORS, tags=["items"])
     def list_items(
@@ -271,22 +314,27 @@ def create_app(node: Node) -> FastAPI:
             kind=kind, topic=topic, bbox=_parse_bbox(bbox), since=_parse_since(since)
         )
         items, cursor = node.page(decode_cursor(after), limit, where, user)
-        return _json(_page_document(items, node.cursors.encode(cursor)))
+        national = _national_map(node, items, user)
+        return _json(_page_document(items, node.cursors.encode(cursor), national))
 
     @app.get(
-        f"{API}/items/{{item_id}}", response_model=EnvelopeOut, responses=_ERRORS, tags=["items"]
+        f"{API}/items/{{item_id}}",
+        response_model=EnvelopeOut,
+        responses={200: _NATIONAL_HEADER_DOC, **_ERRORS},
+        tags=["items"],
     )
     def get_item(
         item_id: Annotated[str, PathParam(max_length=64)], user: CurrentUser
     ) -> JSONResponse:
         """One item, if it exists and you may see it (404 otherwise, never 403)."""
-        return _json(node.read(item_id, user).document)
+        visible = node.read(item_id, user)
+        return _with_national(_json(visible.document), node, visible, user)
 
     @app.post(
         f"{API}/items/{{item_id}}/consent",
         status_code=201,
         response_model=EnvelopeOut,
-        responses=_ERRORS,
+        responses={201: _NATIONAL_HEADER_DOC, **_ERRORS},
         tags=["items"],
     )
     def post_consent(
@@ -297,7 +345,7 @@ def create_app(node: Node) -> FastAPI:
             if not _nation_ok(nation):
                 raise Problem(422, "invalid-request", f"to[{index}]: not a nation: {nation!r}")
         visible = node.consent(item_id, payload.to, user)
-        return _json(visible.document, 201)
+        return _with_national(_json(visible.document, 201), node, visible, user)
 
     @app.post(
         f"{API}/documents",

@@ -37,7 +37,13 @@ from trilat.core.items import (
     envelope_from_document,
     seal,
 )
-from trilat.core.labels import Classification, Label, format_banner, parse_label
+from trilat.core.labels import (
+    Classification,
+    Label,
+    format_banner,
+    parse_label,
+    render_national,
+)
 from trilat.core.policy import REQUIRES_AUDIT_VIEW, Consent, Decision, Policy
 from trilat.kinds import parse_body
 from trilat.store import AuditEntry, ItemFilter, ItemRow, Store, StoredCheckpoint, StoredItem, User
@@ -227,6 +233,34 @@ class Node:
             nation=user.nationality,
             rule=decision.rule,
         )
+
+    def label_national(self, envelope: Envelope, nation: str) -> str | None:
+        """*envelope*'s banner in *nation*'s terms (SPEC §2), or None without a table.
+
+        The table is the ``[markings.<nation>]`` of an agreement in force now whose parties
+        include the label owner and *nation* and which names the label's level; among
+        several, the one matching the item's topics most specifically, then the lowest id.
+        """
+        label = envelope.label
+        owner = label.owner or envelope.originator.nation
+        now = self.clock.now()
+        best: tuple[int, str] | None = None
+        chosen: dict[Classification, str] | None = None
+        for agreement in self.policy.agreements:
+            if not {owner, nation} <= agreement.parties or not agreement.in_force(now):
+                continue
+            table = agreement.marking_table(nation)
+            if label.classification not in table:
+                continue
+            rank = (-agreement.specificity(envelope.topics), agreement.id)
+            if best is None or rank < best:
+                best, chosen = rank, table
+        if chosen is None:
+            return None
+        try:
+            return render_national(label, chosen)
+        except LabelError:
+            return None
 
     def visible(self, items: Iterable[StoredItem], user: User) -> list[Visible]:
         """The items *user* may see, in order; DISPLAY ONLY views are audited first."""

@@ -86,6 +86,13 @@ class ItemPage(BaseModel):
 
     items: list[EnvelopeOut]
     next: str = Field(description="Pass as `after` to continue; an empty page is the head.")
+    label_national: dict[str, str] | None = Field(
+        None,
+        description="Item id → that item's banner in the reader's national terms (SPEC §2), "
+        "from the marking table of an agreement in force between the label owner and the "
+        "reader's nation; items without such a table are left out, and so is the member "
+        "when none has one. Not part of the signed envelopes.",
+    )
 
 
 class Health(BaseModel):

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-import msgspec
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
@@ -103,7 +102,6 @@ _STATUS_DETAILS: Final = 200_000  # per-object entries kept across status resour
 ANSWER_WITHIN: Final = 2.0
 """Seconds a POST waits for its add to complete before answering with a pending status."""
 _SCAN_BATCH: Final = 500
-_INDEX_BATCH: Final = 5000
 _DEFINITION_IDS: Final = frozenset({TRILAT_IDENTITY_ID, LABEL_EXTENSION_ID})
 _MATCH_KEYS: Final = frozenset({"type", "id", "spec_version", "version"})
 
@@ -275,94 +273,6 @@ def collection_for(topic: str) -> Collection:
     )
 
 
-# --- the STIX id index -----------------------------------------------------------------------
-
-
-class _Body(msgspec.Struct):
-    id: str = ""
-
-
-class _Document(msgspec.Struct):
-    body: _Body
-
-
-_DOCUMENT = msgspec.json.Decoder(_Document)
-
-
-class _StixIndex:
-    """STIX object id → the store sequences of indicator items carrying it (all versions).
-
-    In memory, keyed by the id's hash (a collision only costs a lookup that finds another
-    object); caught up from the store before each use, so it sees items written by other
-    processes too. Hidden and recalled items are in it: visibility is checked on use.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cursor = 0
-        self._one: dict[int, int] = {}
-        self._many: dict[int, list[int]] = {}
-
-    def refresh(self, node: Node) -> None:
-        with self._lock:
-            while True:
-                batch = node.store.read_after(
-                    self._cursor, _INDEX_BATCH, ItemFilter(kind="indicator")
-                )
-                for stored in batch:
-                    if stored.document is not None:
-                        self._add(_stix_id(stored.document), stored.seq)
-                if batch:
-                    self._cursor = batch[-1].seq
-                if len(batch) < _INDEX_BATCH:
-                    return
-
-    def warm_up(self, node: Node) -> threading.Thread:
-        """Build the index in the background (a large store takes seconds to read); requests
-        that need it meanwhile wait for it under its lock."""
-
-        def build() -> None:
-            try:
-                self.refresh(node)
-            except TrilatError as exc:  # the store closed or failed: requests will retry
-                _log.warning("taxii.index_warm_up_failed error=%s", type(exc).__name__)
-
-        thread = threading.Thread(target=build, name="taxii-index", daemon=True)
-        thread.start()
-        return thread
-
-    def _add(self, stix_id: str, seq: int) -> None:
-        key = hash(stix_id)
-        more = self._many.get(key)
-        if more is not None:
-            more.append(seq)
-            return
-        first = self._one.get(key)
-        if first is None:
-            self._one[key] = seq
-        else:
-            del self._one[key]
-            self._many[key] = [first, seq]
-
-    def seqs(self, stix_id: str) -> list[int]:
-        key = hash(stix_id)
-        with self._lock:
-            if key in self._one:
-                return [self._one[key]]
-            return list(self._many.get(key, ()))
-
-    def single(self, stix_id: str) -> bool:
-        with self._lock:
-            return hash(stix_id) in self._one
-
-
-def _stix_id(document: str) -> str:
-    try:
-        return _DOCUMENT.decode(document).body.id
-    except msgspec.DecodeError:
-        return ""
-
-
 # --- queries ---------------------------------------------------------------------------------
 
 
@@ -497,14 +407,25 @@ class _Reader:
     def __init__(
         self,
         node: Node,
-        index: _StixIndex,
         collection: Collection,
         user: User,
         markings: _Markings | None = None,
     ) -> None:
-        self.node, self.index, self.collection, self.user = node, index, collection, user
+        self.node, self.collection, self.user = node, collection, user
         self.markings = markings
         self._versions: dict[str, list[_Shown]] = {}
+        self._rows: dict[str, list[StoredItem]] = {}
+
+    def prefetch(self, stix_ids: Iterable[str]) -> None:
+        """Look up the stored items of every id in *stix_ids* not yet known (one query)."""
+        wanted = {stix_id for stix_id in stix_ids if stix_id not in self._rows}
+        if not wanted:
+            return
+        found: dict[str, list[StoredItem]] = {stix_id: [] for stix_id in wanted}
+        for stix_id, stored in self.node.store.items_by_stix_id(sorted(wanted)):
+            if stored.kind == "indicator" and stored.document is not None:
+                found[stix_id].append(stored)
+        self._rows.update(found)
 
     def shown(self, rows: Sequence[StoredItem]) -> list[_Shown]:
         out = []
@@ -529,11 +450,8 @@ class _Reader:
         """Every version of *stix_id* in the collection that the user may see, oldest first."""
         if stix_id in self._versions:
             return self._versions[stix_id]
-        rows = []
-        for seq in self.index.seqs(stix_id):
-            found = self.node.store.read_after(seq - 1, 1, ItemFilter(kind="indicator"))
-            if found and found[0].seq == seq:
-                rows.append(found[0])
+        self.prefetch([stix_id])
+        rows = self._rows[stix_id]
         shown = [s for s in self.shown(rows) if s.stix.get("id") == stix_id]
         shown.sort(key=lambda s: (s.version, s.seq))
         self._versions[stix_id] = shown
@@ -552,7 +470,8 @@ class _Reader:
         if "all" in query.versions:
             return True
         stix_id = str(stix.get("id"))
-        if self.index.single(stix_id):
+        self.prefetch([stix_id])
+        if len(self._rows[stix_id]) == 1:
             versions = [candidate]
         else:
             versions = self.versions(stix_id)
@@ -569,7 +488,6 @@ class _Reader:
     def page(self, query: _Query) -> tuple[list[_Shown], int | None]:
         """Up to ``limit`` matching objects after the query's cursor, and the cursor to go on
         from (None when nothing is left). Scans a bounded number of rows per call."""
-        self.index.refresh(self.node)
         if query.ids is not None:
             return self._page_by_ids(query)
         # The topic is matched here, not in SQL: the store's topic filter materialises every
@@ -587,6 +505,8 @@ class _Reader:
             batch = self.node.store.read_after(cursor, want, where)
             budget -= len(batch)
             by_seq = {s.seq: s for s in self.shown([r for r in batch if self._in_topic(r)])}
+            if "all" not in query.versions:  # one look-up for the whole batch's versions
+                self.prefetch(str(s.stix.get("id")) for s in by_seq.values())
             for stored in batch:
                 candidate = by_seq.get(stored.seq)
                 if candidate is not None and self.matches(candidate, query):
@@ -751,8 +671,6 @@ def install_taxii(
     if not topics or len(set(topics)) != len(topics):
         raise ValueError("TAXII needs distinct collection topics")
     collections = {c.id: c for c in (collection_for(topic) for topic in topics)}
-    index = _StixIndex()
-    index.warm_up(node)
     statuses = StatusBook(_STATUS_DETAILS)
     adder = Adder(node, statuses)
     markings = _Markings()
@@ -820,13 +738,13 @@ def install_taxii(
     def get_objects(request: Request, user: User) -> Response:
         collection = collection_of(request)
         query = _parse_query(node, request, collection.id, allowed=_MATCH_KEYS)
-        shown, cursor = _Reader(node, index, collection, user, markings).page(query)
+        shown, cursor = _Reader(node, collection, user, markings).page(query)
         return _paged(shown, cursor, node, query, "objects", lambda s: s.stix)
 
     def get_manifest(request: Request, user: User) -> Response:
         collection = collection_of(request)
         query = _parse_query(node, request, collection.id, allowed=_MATCH_KEYS)
-        shown, cursor = _Reader(node, index, collection, user, markings).page(query)
+        shown, cursor = _Reader(node, collection, user, markings).page(query)
         return _paged(shown, cursor, node, query, "objects", _manifest_record)
 
     def object_query(request: Request, collection: Collection, allowed: frozenset[str]) -> _Query:
@@ -850,8 +768,7 @@ def install_taxii(
             if definition is not None:
                 return _response({"more": False, "objects": [definition]})
         query = object_query(request, collection, frozenset({"version", "spec_version"}))
-        reader = _Reader(node, index, collection, user, markings)
-        reader.index.refresh(node)
+        reader = _Reader(node, collection, user, markings)
         if not reader.versions(query.ids[0] if query.ids else ""):
             raise TaxiiError(404, "Not Found", "no such object in this collection")
         shown, cursor = reader.page(query)
@@ -869,8 +786,7 @@ def install_taxii(
             versions=("all",),
             fingerprint=query.fingerprint,
         )
-        reader = _Reader(node, index, collection, user, markings)
-        reader.index.refresh(node)
+        reader = _Reader(node, collection, user, markings)
         if not reader.versions(query.ids[0] if query.ids else ""):
             raise TaxiiError(404, "Not Found", "no such object in this collection")
         shown, cursor = reader.page(query)

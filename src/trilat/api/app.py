@@ -45,13 +45,16 @@ from trilat.api.schemas import (
     ItemPage,
     Kind,
     ProblemOut,
+    RollupIn,
+    RollupOut,
 )
 from trilat.api.sse import Published, Subscriber, format_event
 from trilat.api.taxii import install_taxii
 from trilat.api.web import mount_web
 from trilat.config import Settings, load_settings
 from trilat.core.clock import Clock, format_time, parse_time
-from trilat.core.errors import StoreError
+from trilat.core.errors import LabelError, StoreError
+from trilat.core.labels import format_banner, format_portion, parse_label, roll_up
 from trilat.federation.clock import scenario_clock
 from trilat.ingest.settings import ingest_settings
 from trilat.store import ItemFilter, StoredItem, User, open_store
@@ -432,6 +435,26 @@ def create_app(node: Node) -> FastAPI:
             media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )
+
+    @app.post(f"{API}/labels/rollup", response_model=RollupOut, responses=_ERRORS, tags=["labels"])
+    def rollup(payload: RollupIn, user: CurrentUser) -> RollupOut:
+        """Roll banners or portion marks up into the banner that covers them all (SPEC §2):
+        highest level, intersected release lists, NOFORN when fewer than two nations remain."""
+        labels = []
+        for index, text in enumerate(payload.labels):
+            try:
+                labels.append(parse_label(text))
+            except LabelError as exc:
+                raise Problem(
+                    422,
+                    "label-invalid",
+                    f"labels[{index}]: {exc}",
+                    label=index,
+                    token=exc.token,
+                    position=exc.position,
+                ) from None
+        rolled = roll_up(labels)
+        return RollupOut(banner=format_banner(rolled), portion=format_portion(rolled))
 
     @app.get(
         f"{API}/audit/checkpoint",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,6 +58,31 @@ class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"to": ["KOR"]}]})
 
     to: list[str] = Field(min_length=1, max_length=64)
+
+
+MAX_ROLLUP_LABELS = 2000
+
+
+class RollupIn(BaseModel):
+    """Labels (banners or portion marks) to roll up into one banner."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"labels": ["SECRET//REL TO USA, JPN, KOR", "(C//REL TO USA, KOR)"]}]
+        },
+    )
+
+    labels: list[Annotated[str, Field(max_length=512)]] = Field(
+        min_length=1, max_length=MAX_ROLLUP_LABELS
+    )
+
+
+class RollupOut(BaseModel):
+    """The roll-up (SPEC §2) as a banner line and as a portion mark."""
+
+    banner: str
+    portion: str
 
 
 class OriginatorOut(BaseModel):

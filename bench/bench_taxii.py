@@ -179,13 +179,13 @@ def direct_paging(count: int, limit: int, max_pages: int, work: Path) -> None:
         scope = "all" if result["complete"] else f"first {result['pages']} pages"
         print(
             f"trilat paging at {count:,} objects (limit {limit}, {scope}): first page "
-            f"{result['first_ms']:.1f} ms (builds the STIX id index), then p50 "
+            f"{result['first_ms']:.1f} ms, then p50 "
             f"{result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, max "
             f"{result['max_ms']:.1f} ms per page; target < 50 ms"
         )
         if count > limit * max_pages:  # and deep in the collection: jump near the end
             deep = page_through(objects, token, count, limit, 20)
-            print(f"  (repeat of the first 20 pages, index warm: p50 {deep['p50_ms']:.1f} ms, "
+            print(f"  (repeat of the first 20 pages, caches warm: p50 {deep['p50_ms']:.1f} ms, "
                   f"first {deep['first_ms']:.1f} ms)")  # fmt: skip
     finally:
         server.stop()

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.web.conftest import RunningNode, Session
@@ -62,13 +63,31 @@ def _shows_exactly_what_the_api_returns(session: Session, user: str) -> list[dic
 
 
 def _banner(session: Session) -> tuple[str, str]:
+    """The banner once the node's roll-up of the labels on screen is drawn, and its classes."""
     page = session.page
     page.wait_for_function(
-        "() => document.getElementById('banner-top').dataset.level !== 'NONE'", timeout=20_000
+        "() => document.getElementById('banner-top').dataset.rollup === 'done'", timeout=20_000
     )
     word = page.inner_text("#banner-word")
     classes = page.get_attribute("#banner-top", "class") or ""
     return word, classes
+
+
+def _labels_on_screen(session: Session) -> list[str]:
+    """The distinct labels the banner rolled up (listed in its detail's title)."""
+    title = session.page.get_attribute("#banner-detail", "title") or ""
+    return [line for line in title.split("\n") if line]
+
+
+def _rolled_up(node: RunningNode, user: str, labels: list[str]) -> str:
+    """The node's own roll-up of *labels*, asked directly of the API."""
+    with httpx.Client(base_url=node.url, timeout=10.0) as client:
+        response = client.post(
+            "/api/v1/labels/rollup", json={"labels": labels}, headers=node.auth(user)
+        )
+    assert response.status_code == 200, response.text
+    banner: str = response.json()["banner"]
+    return banner
 
 
 def _popup_label(session: Session, item_id: str) -> str:
@@ -99,11 +118,15 @@ def test_national_user_sees_every_item_with_its_label_in_popups(
     assert popup.locator(".mark").inner_text() == "CONFIDENTIAL//REL TO USA, JPN, KOR"
     assert "06:00Z to 18:00Z" in popup.inner_text()
     word, classes = _banner(session)
-    assert word == "TOP SECRET"
+    labels = _labels_on_screen(session)
+    shown = session.shown_ids()
+    assert set(labels) == {item["label"] for item in visible if item["id"] in shown}
+    assert "TOP SECRET//NOFORN" in labels
+    assert NOFORN in labels
+    # the banner is the node's roll-up: the highest level, and NOFORN since a portion is
+    assert word == _rolled_up(node, "duty", labels) == "TOP SECRET//NOFORN"
     assert "cls-ts" in classes
-    detail = session.page.inner_text("#banner-detail")
-    assert "TOP SECRET//NOFORN" in detail
-    assert NOFORN in detail
+    assert "banner rolled up from" in session.page.inner_text("#banner-detail")
     assert session.problems == []
 
 
@@ -121,9 +144,9 @@ def test_foreign_liaison_never_sees_a_noforn_item(session: Session, node: Runnin
         if item["kind"] in ("track", "missile_event", "zone_entry", "ais_gap"):
             assert _popup_label(session, item["id"]) == item["label"]
     word, classes = _banner(session)
-    assert word == "SECRET"
+    assert word == _rolled_up(node, "minho", _labels_on_screen(session))
+    assert word.startswith("SECRET//")
     assert "cls-s" in classes
-    assert "NOFORN" not in session.page.content()
     assert session.problems == []
 
 
@@ -247,7 +270,8 @@ def test_kind_and_topic_filters_hide_items_and_the_banner_follows(
     page.fill("#topic-filter", "maritime")
     page.uncheck("#kind-track")
     page.wait_for_function(
-        "() => document.getElementById('banner-word').textContent === 'CONFIDENTIAL'",
+        "() => { const b = document.getElementById('banner-top');"
+        " return b.dataset.level === 'CONFIDENTIAL' && b.dataset.rollup === 'done'; }",
         timeout=20_000,
     )
     kinds = set(
@@ -255,21 +279,24 @@ def test_kind_and_topic_filters_hide_items_and_the_banner_follows(
     )
     assert kinds == {"encounter", "loitering", "ais_gap"}
     assert "cls-c" in (page.get_attribute("#banner-top", "class") or "")
-    detail = page.inner_text("#banner-detail")
-    for banner in (
+    labels = _labels_on_screen(session)
+    assert set(labels) == {
         "CONFIDENTIAL//REL TO USA, JPN",
         "CONFIDENTIAL//REL TO USA, KOR",
         "UNCLASSIFIED",
-    ):
-        assert banner in detail
-    assert "SECRET" not in detail
+    }
+    # REL TO USA, JPN and REL TO USA, KOR leave one nation in common: the banner is NOFORN
+    assert page.inner_text("#banner-word") == _rolled_up(node, "duty", labels)
+    assert page.inner_text("#banner-word") == "CONFIDENTIAL//NOFORN"
     assert page.locator(".leaflet-marker-icon svg[data-kind=track]").count() == 0
     page.check("#kind-track")
     page.fill("#topic-filter", "")
     page.wait_for_function(
-        "() => document.getElementById('banner-word').textContent === 'TOP SECRET'",
+        "() => { const b = document.getElementById('banner-top');"
+        " return b.dataset.level === 'TOP SECRET' && b.dataset.rollup === 'done'; }",
         timeout=20_000,
     )
+    assert page.inner_text("#banner-word") == "TOP SECRET//NOFORN"
 
 
 def test_base_map_shows_the_adiz_outlines_and_the_osm_attribution(

@@ -19,6 +19,8 @@
   const MAX_ITEMS = 5000;          // non-track items kept, oldest evicted first
   const MAX_TRACKS = 5000;         // tracks kept (one per uid)
   const LIST_ROWS = 300;           // rows drawn in the side list
+  const ROLLUP_DEBOUNCE_MS = 250;  // the label set must be still this long before a roll-up
+  const ROLLUP_MAX_LABELS = 2000;  // what POST /labels/rollup accepts at once
   const LABEL_LIMIT = 150;         // callsign labels only while at most this many tracks are in view
   const STALL_MS = 45000;          // no byte for this long (keepalives come every 15 s): reconnect
   const MAX_BACKOFF_MS = 30000;
@@ -68,7 +70,12 @@
     expanded: new Set(),  // ids of list rows opened in place (items with no map symbol)
     alerted: null,        // the entry of the missile warning on show
     reloaded: 0,          // when a refused cursor last made the page load afresh
+    rollup: freshRollup(), // the node's roll-up of the labels on screen (see renderBanner)
   };
+
+  function freshRollup() {
+    return { key: null, wanted: null, banner: null, failed: false, timer: null };
+  }
 
   // ----- text helpers ---------------------------------------------------------------------
   function el(tag, attrs, ...children) {
@@ -746,33 +753,81 @@
     }
   }
 
-  /** The page banner: the most restrictive classification word of the labels on screen and
-   * the distinct banners themselves, exactly as the API returned them. */
+  /** The page banner: the roll-up (SPEC §2) of the distinct labels on screen, as the node's
+   * `POST /labels/rollup` computes it, asked for once the set of labels has been still for
+   * ROLLUP_DEBOUNCE_MS. Until it answers (or if it cannot) the banner shows only the highest
+   * classification word, never a release marking of its own making. */
   function renderBanner(shown) {
     let top = null;
-    const banners = new Map();
+    const labels = new Set();
     for (const entry of shown) {
       const label = String(entry.doc.label || 'UNMARKED');
+      labels.add(label);
       const found = level(label);
-      if (!banners.has(label)) banners.set(label, found.rank);
       if (top === null || found.rank > top.rank) top = found;
     }
-    const word = top ? top.word : 'NO ITEMS DISPLAYED';
-    const css = top ? levelClass(top.rank) : 'cls-none';
-    const distinct = [...banners.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([label]) => label);
-    const detail = distinct.length
-      ? `${shown.length} item${shown.length === 1 ? '' : 's'} displayed · ${distinct.slice(0, 6).join(' · ')}${distinct.length > 6 ? ` · +${distinct.length - 6} more` : ''}`
-      : (state.token ? 'nothing on screen' : 'sign in to see items');
+    const distinct = [...labels].sort();
+    const key = distinct.join('\n');
+    const roll = state.rollup;
+    let text = 'NO ITEMS DISPLAYED';
+    let shownLevel = null;
+    let status = 'none';
+    if (distinct.length && roll.key === key && roll.banner) {
+      text = roll.banner;
+      shownLevel = level(roll.banner);
+      status = 'done';
+    } else if (distinct.length) {
+      text = top.word;
+      shownLevel = top;
+      status = roll.key === key && roll.failed ? 'failed' : 'pending';
+      if (status === 'pending') requestRollup(key, distinct);
+    }
+    const css = shownLevel ? levelClass(shownLevel.rank) : 'cls-none';
+    const count = `${shown.length} item${shown.length === 1 ? '' : 's'} displayed`;
+    const from = `${distinct.length} label${distinct.length === 1 ? '' : 's'}`;
+    const detail = !distinct.length
+      ? (state.token ? 'nothing on screen' : 'sign in to see items')
+      : status === 'done' ? `${count} · banner rolled up from ${from}`
+        : status === 'failed' ? `${count} · roll-up unavailable: highest level of ${from} shown`
+          : `${count} · rolling up ${from}…`;
     for (const [bannerId, wordId] of [['banner-top', 'banner-word'], ['banner-bottom', 'banner-word-bottom']]) {
       const banner = $(bannerId);
       banner.className = `banner ${css}`;
-      banner.dataset.level = top ? top.word : 'NONE';
+      banner.dataset.level = shownLevel ? shownLevel.word : 'NONE';
+      banner.dataset.rollup = status;
       // only on change: the top word is a live region that screen readers announce
-      if ($(wordId).textContent !== word) $(wordId).textContent = word;
+      if ($(wordId).textContent !== text) $(wordId).textContent = text;
     }
     const detailBox = $('banner-detail');
     if (detailBox.textContent !== detail) detailBox.textContent = detail;
     detailBox.title = distinct.join('\n');
+  }
+
+  /** Ask the node to roll *labels* up once they have been still for a moment; the answer
+   * is kept for that exact set and drawn by the next render. */
+  function requestRollup(key, labels) {
+    const roll = state.rollup;
+    if (roll.wanted === key) return;   // already waiting for this set
+    roll.wanted = key;
+    clearTimeout(roll.timer);
+    roll.timer = setTimeout(async () => {
+      const { generation, token } = state;
+      if (!token || roll.wanted !== key) return;
+      let answer = null;
+      if (labels.length <= ROLLUP_MAX_LABELS) {
+        try {
+          answer = await apiPost('/labels/rollup', { labels }, token);
+        } catch (error) {
+          if (error instanceof Refused && generation === state.generation) signOut(error.message);
+          answer = null;
+        }
+      }
+      if (generation !== state.generation || roll.wanted !== key) return;
+      roll.key = key;
+      roll.banner = answer && typeof answer.banner === 'string' ? answer.banner : null;
+      roll.failed = roll.banner === null;
+      scheduleRender();
+    }, ROLLUP_DEBOUNCE_MS);
   }
 
   function setupFilters() {
@@ -842,6 +897,23 @@
 
   // ----- talking to the node ------------------------------------------------------------------
   class Refused extends Error {}
+
+  async function apiPost(path, body, token) {
+    const response = await fetch(API + path, {
+      method: 'POST',
+      headers: {
+        Authorization: `Bearer ${token}`,
+        Accept: 'application/json',
+        'Content-Type': 'application/json',
+      },
+      body: JSON.stringify(body),
+      cache: 'no-store',
+      credentials: 'omit',
+    });
+    if (response.status === 401) throw new Refused('the node refused the token');
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return response.json();
+  }
 
   async function apiGet(path, token) {
     const response = await fetch(API + path, {
@@ -1002,6 +1074,8 @@
     state.generation += 1;
     if (state.controller) state.controller.abort();
     state.token = null;
+    clearTimeout(state.rollup.timer);
+    state.rollup = freshRollup();
     try { sessionStorage.removeItem(TOKEN_KEY); } catch (error) { /* storage disabled */ }
     clearItems();
     render();   // at once: nothing classified stays on screen after sign-out

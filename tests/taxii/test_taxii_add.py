@@ -20,7 +20,7 @@ from trilat.adapters.stix import item_from_stix
 from trilat.api.node import Node
 from trilat.api.problems import Problem
 from trilat.api.taxii import API_ROOT, TAXII_MEDIA_TYPE, install_taxii
-from trilat.api.taxii_add import Validator
+from trilat.api.taxii_add import Adder, Busy, StatusBook, Validator
 from trilat.core.items import Item
 from trilat.core.labels import parse_label
 from trilat.store import User
@@ -201,3 +201,25 @@ def test_api_root_still_serves_after_adds(deferred: TaxiiNode) -> None:
     assert _poll(deferred, status["id"])["status"] == "complete"
     root = httpx.get(deferred.served.url + API_ROOT, headers=deferred.headers("admin"))
     assert root.status_code == 200
+
+
+def test_adds_past_the_in_flight_bound_are_refused_until_one_completes(tmp_path: Path) -> None:
+    made = make_node(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    node = made.node
+    adder = Adder(node, StatusBook(1000), Validator(workers=1), in_flight=1)
+    admin = _user(node, "admin")
+    obj, definitions = marked(indicator(1), "green")
+    try:
+        with node._write_lock:
+            status, work = adder.submit("cyber", admin, [obj, *definitions], "now")
+            with pytest.raises(Busy):
+                adder.submit("cyber", admin, [obj, *definitions], "now")
+        work.result(timeout=30)
+        assert adder.book.get(status.id, "admin") is not None
+        second, more = marked(indicator(2), "green")
+        _, again = adder.submit("cyber", admin, [second, *more], "now")
+        again.result(timeout=30)
+        assert len(node.store.read_after(0, 10)) == 2
+    finally:
+        adder.close()
+        node.store.close()

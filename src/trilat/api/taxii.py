@@ -60,7 +60,7 @@ from trilat.api.auth import ORIGINATING_ROLES, same_hash, token_hash
 from trilat.api.cursor import CursorError
 from trilat.api.node import Node, Visible
 from trilat.api.problems import BodyTooLarge
-from trilat.api.taxii_add import Adder, StatusBook
+from trilat.api.taxii_add import Adder, Busy, StatusBook
 from trilat.core.clock import format_time, parse_time
 from trilat.core.errors import StoreError, TrilatError
 from trilat.core.items import Envelope
@@ -836,7 +836,12 @@ def install_taxii(
                 raise _too_large(node.body_limit)
             objects = _objects_of(raw)
             requested = format_time(node.clock.now())
-            status, work = adder.submit(collection.topic, user, objects, requested)
+            try:
+                status, work = adder.submit(collection.topic, user, objects, requested)
+            except Busy as exc:
+                raise TaxiiError(
+                    503, "Service Unavailable", str(exc), headers={"Retry-After": "1"}
+                ) from None
             if answer_within > 0:
                 await asyncio.wait({asyncio.wrap_future(work)}, timeout=answer_within)
             resource = statuses.get(status.id, user.name)

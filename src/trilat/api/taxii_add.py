@@ -42,14 +42,16 @@ from trilat.core.labels import format_banner, parse_label
 from trilat.kinds import parse_body
 from trilat.store import User
 
-__all__ = ["AddStatus", "Adder", "StatusBook", "Validator", "detail_of"]
+__all__ = ["AddStatus", "Adder", "Busy", "StatusBook", "Validator", "detail_of"]
 
 _log = logging.getLogger(__name__)
 
 _DEFINITION_IDS: Final = frozenset({TRILAT_IDENTITY_ID, LABEL_EXTENSION_ID})
-POOL_THRESHOLD: Final = 200
+POOL_THRESHOLD: Final = 64
 """Objects to check below which an envelope is checked inline (the pool's IPC costs more)."""
-_MIN_CHUNK: Final = 50
+_MIN_CHUNK: Final = 32
+MAX_IN_FLIGHT: Final = 32
+"""Adds accepted but not yet complete, per node; past it a POST is refused with 503."""
 
 
 def detail_of(obj: Any, message: str | None = None) -> dict[str, str]:
@@ -202,8 +204,7 @@ class Validator:
     def check(self, objects: Sequence[dict[str, Any]]) -> list[str | None]:
         """None for each valid object, else the reason it is not valid STIX 2.1."""
         if len(objects) < self.threshold or self.workers < 2 or self.failed:
-            if len(objects) >= self.threshold // 4:
-                self.warm_up()  # a feed that sends envelopes this size may send larger ones
+            self.warm_up()  # whoever adds one object is a feed that may soon add many
             return check_stix_all(objects)
         pool = self._executor()
         if pool is None:
@@ -242,15 +243,24 @@ class Adder:
     """Runs adds for one node in the background, at most *parallel* envelopes at a time."""
 
     def __init__(
-        self, node: Node, book: StatusBook, validator: Validator = VALIDATOR, parallel: int = 2
+        self,
+        node: Node,
+        book: StatusBook,
+        validator: Validator = VALIDATOR,
+        parallel: int = 2,
+        in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self.node, self.book, self.validator = node, book, validator
+        self._slots = threading.BoundedSemaphore(in_flight)
         self._executor = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="taxii-add")
 
     def submit(
         self, topic: str, user: User, objects: list[Any], requested: str
     ) -> tuple[AddStatus, Future[None]]:
-        """Book a pending status for *objects* and start adding them to collection *topic*."""
+        """Book a pending status for *objects* and start adding them to collection *topic*;
+        Busy when *in_flight* adds are already under way (memory stays bounded)."""
+        if not self._slots.acquire(blocking=False):
+            raise Busy(f"{MAX_IN_FLIGHT} adds are in progress; retry later")
         status = AddStatus(
             id=str(uuid.uuid4()),
             user=user.name,
@@ -267,6 +277,8 @@ class Adder:
             _log.exception("taxii.add_crashed topic=%s error=%s", topic, type(exc).__name__)
             successes = []
             failures = [detail_of(obj, "internal error; nothing was added") for obj in objects]
+        finally:
+            self._slots.release()
         self.book.settle(status, successes, failures)
         _log.info(
             "taxii.add topic=%s user=%s success=%d failure=%d",
@@ -349,6 +361,10 @@ class Adder:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+
+
+class Busy(Exception):
+    """Too many adds are under way to accept another now."""
 
 
 class _Refused(Exception):

@@ -218,3 +218,23 @@ def test_items_written_by_another_process_reach_live_subscribers(
         context.close()
         elsewhere.store.close()
     assert texts(events) == ["from the cli"]
+
+
+def test_a_korean_reader_gets_each_items_national_label_as_a_label_event(
+    http: httpx.Client, usa: NodeUnderTest
+) -> None:
+    import json
+
+    context, reader = open_stream(http, usa, "minho")
+    try:
+        item = post(http, usa, report("SECRET//REL TO USA, KOR", "rel"))
+        post(http, usa, report("UNCLASSIFIED", "marker"))
+        events = reader.wait_for("marker")
+    finally:
+        context.close()
+    assert [e["event"] for e in events] == ["item", "label", "item"]
+    assert events[1]["id"] == events[0]["id"]
+    assert json.loads(events[1]["data"]) == {
+        "id": item["id"],
+        "label_national": "군사 II급비밀//REL TO USA, KOR",
+    }

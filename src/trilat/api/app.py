@@ -54,6 +54,7 @@ from trilat.api.web import mount_web
 from trilat.config import Settings, load_settings
 from trilat.core.clock import Clock, format_time, parse_time
 from trilat.core.errors import LabelError, StoreError
+from trilat.core.items import Envelope
 from trilat.core.labels import format_banner, format_portion, parse_label, roll_up
 from trilat.federation.clock import scenario_clock
 from trilat.ingest.settings import ingest_settings
@@ -423,7 +424,10 @@ def create_app(node: Node) -> FastAPI:
         after: Annotated[str | None, Query(max_length=64)] = None,
         last_event_id: Annotated[str | None, Header(max_length=64)] = None,
     ) -> StreamingResponse:
-        """Live items you may see, as SSE, from now on; resume with `Last-Event-ID` (or `after`)."""
+        """Live items you may see, as SSE, from now on; resume with `Last-Event-ID` (or `after`).
+
+        Each `item` event (the signed envelope) may be followed by a `label` event with the
+        same id: `{"id", "label_national"}`, the banner in your nation's terms."""
         resume = last_event_id or after
         # Read the head before subscribing: whatever commits in between is caught up from
         # the store, whatever commits after is also queued and skipped by its cursor.
@@ -534,7 +538,10 @@ async def _event_stream(
                     break
                 shown = await run_in_threadpool(node.visible, batch, user)
                 for visible in shown:
-                    yield format_event(node.cursors.encode(visible.seq), "item", visible.document)
+                    event_id = node.cursors.encode(visible.seq)
+                    yield format_event(event_id, "item", visible.document)
+                    if label := _label_event(node, user, event_id, visible.envelope):
+                        yield label
                 cursor = batch[-1].seq
                 if len(batch) < 200:
                     break
@@ -571,7 +578,20 @@ async def _live(node: Node, user: User, event: Published) -> AsyncIterator[str]:
     if "audit-view" in decision.requires:
         entry = node.view_entry(event.envelope, user, decision, node.clock.now())
         await run_in_threadpool(node.store.append_audit, [entry])
-    yield format_event(node.cursors.encode(event.seq), "item", event.document)
+    event_id = node.cursors.encode(event.seq)
+    yield format_event(event_id, "item", event.document)
+    if label := _label_event(node, user, event_id, event.envelope):
+        yield label
+
+
+def _label_event(node: Node, user: User, event_id: str, envelope: Envelope) -> str:
+    """A ``label`` event after an ``item`` event (same id) with the item's banner in the
+    reader's national terms; nothing when no agreement gives a table."""
+    text = node.label_national(envelope, user.nationality)
+    if text is None:
+        return ""
+    data = json.dumps({"id": envelope.id, "label_national": text}, ensure_ascii=False)
+    return format_event(event_id, "label", data)
 
 
 def _require_national(node: Node, user: User) -> None:

@@ -362,8 +362,8 @@ class SqlStore:
         low, high = topic + ".", topic + "/"  # '/' follows '.' byte-wise
         rows = self._query(
             "WITH RECURSIVE under (topic) AS ("  # noqa: S608 - dialect literals only
-            f"SELECT MIN(topic) FROM item_topics WHERE {column} > ? AND {column} < ? "
-            "UNION ALL SELECT (SELECT MIN(t.topic) FROM item_topics t "
+            f"SELECT MIN({column}) FROM item_topics WHERE {column} > ? AND {column} < ? "
+            f"UNION ALL SELECT (SELECT MIN({inner}) FROM item_topics t "
             f"WHERE {inner} > {self._bytewise('under.topic')} AND {inner} < ?) "
             "FROM under WHERE under.topic IS NOT NULL"
             ") SELECT topic FROM under WHERE topic IS NOT NULL",

@@ -19,7 +19,9 @@ import logging
 import math
 import multiprocessing
 import os
+import select
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -150,6 +152,33 @@ class StatusBook:
 # --- checking STIX in worker processes ---------------------------------------------------------
 
 
+def _end_with(server: int) -> None:
+    """Worker initializer: end this worker when the server process *server* ends.
+
+    A server stopped by a signal exits without shutting its pool down, and the workers
+    (children of the fork server, not of the server) would wait for work forever.
+    """
+
+    def watch() -> None:
+        try:
+            handle = os.pidfd_open(server)
+        except OSError:  # already gone
+            os._exit(0)
+        except AttributeError:  # no pidfd here: look every two seconds
+            while True:
+                time.sleep(2.0)
+                try:
+                    os.kill(server, 0)
+                except ProcessLookupError:
+                    os._exit(0)
+                except PermissionError:  # the pid now belongs to someone else
+                    os._exit(0)
+        select.select([handle], [], [])  # readable once the process has ended
+        os._exit(0)
+
+    threading.Thread(target=watch, name="taxii-worker-watch", daemon=True).start()
+
+
 class Validator:
     """``check_stix`` over many objects: inline below *threshold*, else in chunks on a pool of
     *workers* processes (created on first use, shared by every caller)."""
@@ -171,7 +200,10 @@ class Validator:
                 methods = multiprocessing.get_all_start_methods()
                 method = "forkserver" if "forkserver" in methods else "spawn"
                 self._pool = ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=multiprocessing.get_context(method)
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context(method),
+                    initializer=_end_with,
+                    initargs=(os.getpid(),),
                 )
                 self._ready = threading.Event()
                 started = [self._pool.submit(check_stix_all, []) for _ in range(self.workers)]

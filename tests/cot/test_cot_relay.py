@@ -706,3 +706,62 @@ def test_decisions_stay_right_when_the_label_table_is_started_again(
         await relay.server.close()
 
     run(scenario())
+
+
+def test_a_callsign_bound_to_an_authenticated_user_cannot_be_claimed_by_anyone_else() -> None:
+    async def scenario() -> None:
+        relay = await start_relay(
+            {"ops": ("UNCLASSIFIED", None), "open": ("UNCLASSIFIED", UNCLEARED)},
+            tokens={"tok-alice": CLEARED, "tok-kenji": FOREIGN},
+        )
+        ops, open_port = relay.ports["ops"], relay.ports["open"]
+
+        def auth(token: str) -> bytes:
+            return f'<auth><cot username="u" password="{token}" uid="x"/></auth>'.encode()
+
+        alice = await TakClient.open(url(ops))
+        await alice.send(auth("tok-alice") + position("alice-1", callsign="ALPHA"))
+        await until(lambda: "ALPHA" in relay.server._claims, "ALPHA bound to alice")
+        kenji = await TakClient.open(url(ops))
+        await kenji.send(auth("tok-kenji") + position("kenji-1", callsign="ALPHA"))
+        anonymous = await TakClient.open(url(open_port))
+        await anonymous.send(position("anon-1", callsign="ALPHA"))
+        await anonymous.send(position("anon-2", callsign="ECHO"))  # unbound: may be claimed
+        await until(lambda: relay.server.stats.claim_refused == 2, "two refused claims")
+        await until(
+            lambda: {s.callsign for s in relay.server.clients} == {"ALPHA", None, "ECHO"},
+            "only the binding owner holds ALPHA",
+        )
+        assert relay.server._claims["ALPHA"] == CLEARED
+        assert "ECHO" not in relay.server._claims  # default viewers bind nothing
+
+        sender = await TakClient.open(url(open_port))
+        await clients_connected(relay.server, 4)
+        await sender.send(position("dm-1", dest="ALPHA", cot_type="b-t-f"))
+        await sender.send(position("dm-2", dest="ECHO", cot_type="b-t-f"))
+        await sender.send(position("after", callsign="SIERRA"))
+        got = {
+            name: await client.receive_until(b'uid="after"')
+            for name, client in (("alice", alice), ("kenji", kenji), ("anon", anonymous))
+        }
+        assert any(b'uid="dm-1"' in e for e in got["alice"])
+        assert not any(b'uid="dm-1"' in e for e in got["kenji"] + got["anon"])
+        assert any(b'uid="dm-2"' in e for e in got["anon"])
+        # the spoofed SA was dropped, not relayed under the stolen callsign
+        assert not any(b'uid="kenji-1"' in e or b'uid="anon-1"' in e for e in got["alice"])
+
+        # the same user on a second connection keeps the callsign and takes its route
+        again = await TakClient.open(url(ops))
+        await again.send(auth("tok-alice") + position("alice-1", callsign="ALPHA"))
+        routes = relay.server._connections
+        await until(
+            lambda: len(routes) == 5 and "ALPHA" in routes[-1].reachable,
+            "ALPHA moved to alice's new connection",
+        )
+        assert [c for c in routes if "ALPHA" in c.reachable] == [routes[-1]]
+        assert relay.server.stats.claim_refused == 2
+        for client in (alice, kenji, anonymous, sender, again):
+            await client.close()
+        await relay.server.close()
+
+    run(scenario())

@@ -19,6 +19,12 @@ own ``<__trilat label="…"/>`` mark can only make it stricter (the two are roll
 does not parse refuses the event. Outbound, every event carries its label in ``access`` and in
 ``<__trilat label="…"/>``.
 
+Directed delivery cannot be hijacked: the first callsign and uid an authenticated connection
+(TLS client certificate or ``<auth>`` token) claims in its SA are bound to its identity (its
+viewer). Another authenticated identity, a default-viewer client or a link that claims a bound
+callsign or uid has that event dropped and counted (``claim_refused``); callsigns claimed only
+by unauthenticated clients stay unbound.
+
 Every event written out carries this relay's name in ``<_flow-tags_>``; an event that comes
 back with it (two relays linked both ways, or a ring of links) is dropped and counted.
 
@@ -101,6 +107,7 @@ _MAX_AUTH_BYTES = 16 * 1024
 _STORE_SWEEP_SECONDS = 1.0
 _LABEL_CACHE_SIZE = 256
 _MAX_REACHABLE = 4096
+_MAX_CLAIMS = 65_536  # callsigns and uids bound to authenticated identities
 _SLICE_BYTES = 16 * 1024  # a large read is relayed in slices of this size
 _MAX_LABELS = 4096  # distinct labels interned before the table is started again
 _LOG_EVERY = 5.0  # seconds between two refusal warnings for one connection
@@ -178,6 +185,7 @@ class CotStats:
     unauthenticated: int = 0
     bad_label: int = 0
     looped: int = 0
+    claim_refused: int = 0
     refused_full: int = 0
     idle_closed: int = 0
     sink_errors: int = 0
@@ -250,12 +258,16 @@ class _Connection(asyncio.Protocol, Generic[V]):
         # a link to another server; directed events go where their destination was seen
         self.reachable: set[str] = set()
         self.uid: str | None = None
+        # set when the connection authenticated itself (TLS client certificate or <auth>):
+        # the key its callsign and uid claims are bound to; None for a default viewer or link
+        self.identity: object | None = None
         self.dropped = 0
         self.last_received = time.monotonic()
         self._auth_buffer = b""
         self._auth_timer: asyncio.TimerHandle | None = None
         self._seen_rejected = 0
         self._logged_at = -_LOG_EVERY
+        self._claim_logged_at = -_LOG_EVERY
         self._on_lost = on_lost
 
     # -- asyncio.Protocol ------------------------------------------------------------------
@@ -353,6 +365,8 @@ class _Connection(asyncio.Protocol, Generic[V]):
             self.close()
             return
         self.viewer = viewer
+        if fingerprint is not None or token is not None:
+            self.identity = _identity(viewer, fingerprint, username, token)
         self.server._admit(self)
 
     def _read_auth(self, data: bytes) -> None:
@@ -599,6 +613,7 @@ class CotServer(Generic[V]):
         self._housekeeping: asyncio.Task[None] | None = None
         self._closed_rejected: Counter[str] = Counter()
         self._closed_garbage = 0
+        self._claims: dict[str, object] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -835,6 +850,39 @@ class CotServer(Generic[V]):
         connection.reachable.add(callsign)
         connection.reachable.add(uid)
 
+    def _claim(self, connection: _Connection[V], callsign: str, uid: str) -> bool:
+        """Whether *connection* may be reached as *callsign* and *uid*; binds them on first claim.
+
+        A callsign or uid first claimed by an authenticated identity stays bound to it: another
+        authenticated identity, a default-viewer client or a link claiming it is refused (its
+        event is dropped and counted), so directed traffic cannot be diverted by a spoofed SA.
+        """
+        claims = self._claims
+        identity = connection.identity
+        callsign_owner = claims.get(callsign)
+        uid_owner = claims.get(uid)
+        if (callsign_owner is not None and callsign_owner != identity) or (
+            uid_owner is not None and uid_owner != identity
+        ):
+            self.stats.claim_refused += 1
+            now = time.monotonic()
+            if now - connection._claim_logged_at >= _LOG_EVERY:
+                connection._claim_logged_at = now
+                _log.warning(
+                    "cot.claim_refused listener=%s peer=%s callsign=%s",
+                    connection.listener,
+                    connection.peer,
+                    callsign,
+                )
+            return False
+        if identity is not None and (callsign_owner is None or uid_owner is None):
+            if len(claims) >= _MAX_CLAIMS:  # the longest-held bindings make room
+                for key in list(claims)[: _MAX_CLAIMS // 16]:
+                    del claims[key]
+            claims[callsign] = identity
+            claims[uid] = identity
+        return True
+
     def _decide(self, connection: _Connection[V], entry: _LabelEntry) -> bool:
         viewer = connection.viewer
         if viewer is None:
@@ -955,10 +1003,12 @@ class CotServer(Generic[V]):
                 entry = found
             event.label = entry.label
             if event.callsign is not None and cot_type.startswith("a-"):
+                if event.callsign not in source.reachable:
+                    if not self._claim(source, event.callsign, event.uid):
+                        continue
+                    self._learn(source, event.callsign, event.uid)
                 source.callsign = event.callsign
                 source.uid = event.uid
-                if event.callsign not in source.reachable:
-                    self._learn(source, event.callsign, event.uid)
             data = render_event(event, entry.marks, flow)
             accepted.append(event)
             if event.directed:
@@ -1058,6 +1108,21 @@ class CotServer(Generic[V]):
         if len(stored) >= self.max_stored:
             del stored[next(iter(stored))]  # the longest-known uid makes room
         stored[uid] = _Stored(data, entry, event.stale, source)
+
+
+def _identity(
+    viewer: object, fingerprint: str | None, username: str | None, token: str | None
+) -> object:
+    """The key an authenticated connection's claims are bound to: its viewer (one per user, as
+    ``authenticate`` returns it) when hashable, otherwise what authenticated it."""
+    try:
+        hash(viewer)
+    except TypeError:
+        if fingerprint is not None:
+            return ("certificate", fingerprint)
+        digest = hashlib.sha256((token or "").encode()).hexdigest()
+        return ("token", username or "", digest)
+    return viewer
 
 
 _PONG_LABEL = Label(Classification.UNCLASSIFIED)

@@ -979,6 +979,7 @@ class CotServer(Generic[V]):
         relay_name = self.relay_name
         accepted: list[CotEvent] = []
         connections = self._connections
+        stored = self._stored
         stale = delivered = withheld = 0
         for event in events:
             if event.stale <= now:
@@ -1011,11 +1012,18 @@ class CotServer(Generic[V]):
                 source.uid = event.uid
             data = render_event(event, entry.marks, flow)
             accepted.append(event)
-            if event.directed:
+            if event.dest_callsigns or event.dest_uids:  # directed
                 self._fan_out(source, event, entry, data, flush=False)
                 continue
             # broadcast, inlined: this loop is the relay's hot path
-            self._store(source, event, entry, data)
+            known = stored.get(event.uid)
+            if known is not None and cot_type[0] == "a":  # an SA or position update, in place
+                known.data = data
+                known.entry = entry
+                known.stale_at = event.stale
+                known.origin = source
+            else:
+                self._store(source, event, entry, data)
             number = entry.number
             for connection in connections:
                 if connection is source:

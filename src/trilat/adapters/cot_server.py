@@ -108,7 +108,7 @@ _STORE_SWEEP_SECONDS = 1.0
 _LABEL_CACHE_SIZE = 256
 _MAX_REACHABLE = 4096
 _MAX_CLAIMS = 65_536  # callsigns and uids bound to authenticated identities
-_SLICE_BYTES = 16 * 1024  # a large read is relayed in slices of this size
+_SLICE_BYTES = 64 * 1024  # a large read is relayed in slices of this size
 _MAX_LABELS = 4096  # distinct labels interned before the table is started again
 _LOG_EVERY = 5.0  # seconds between two refusal warnings for one connection
 

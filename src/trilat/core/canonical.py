@@ -6,14 +6,22 @@ in. Values JSON cannot carry faithfully raise ValueError: NaN and infinities, lo
 surrogates, and integers that no IEEE 754 double stands for (RFC 8785 numbers are
 doubles, so ``2**53 + 1`` would verify differently elsewhere). Keys sort by UTF-16 code
 units; numbers print as ECMAScript's ``Number.prototype.toString``.
+
+Most values take a fast path through the C ``json`` encoder: a pre-scan proves the value is
+one whose ``json.dumps(sort_keys=True, ensure_ascii=False)`` text is already RFC 8785 (plain
+dicts, lists and tuples; str keys without astral-plane characters, so code-point order is
+UTF-16 order; ints within ±2**53; floats whose ``repr`` is the ECMAScript form, integral
+ones rewritten as ints). Both encoders escape exactly ``"``, ``\\`` and U+0000..U+001F, with
+the same short forms and lower-case ``\\u00xx``. Anything else takes the full encoder.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 _ESCAPES: dict[int, str] = {code: f"\\u{code:04x}" for code in range(0x20)}
 _ESCAPES.update(
@@ -144,8 +152,80 @@ def _encode(value: Any, out: list[str]) -> None:
         raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 
+class _NotFast(Exception):
+    """The value needs the full encoder (raised by the pre-scan, never escapes)."""
+
+
+_FAST_ENCODER: Final = json.JSONEncoder(
+    ensure_ascii=False,
+    allow_nan=False,
+    sort_keys=True,
+    separators=(",", ":"),
+    check_circular=False,
+)
+_BMP_END: Final = "\U00010000"
+
+
+def _fast_key(key: object) -> None:
+    if type(key) is not str:
+        raise _NotFast
+    if not key.isascii() and max(key) >= _BMP_END:
+        raise _NotFast  # astral-plane keys sort differently by UTF-16 code units
+
+
+def _fast_value(value: Any) -> Any:
+    """*value* as the C encoder must see it to print RFC 8785, or raise _NotFast.
+
+    Returns *value* itself when nothing needs rewriting, otherwise a copy in which integral
+    floats are ints (``7600.0`` prints ``7600`` in ECMAScript).
+    """
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is int:
+        if -_EXACT_INTEGER <= value <= _EXACT_INTEGER:
+            return value
+        raise _NotFast
+    if kind is float:
+        magnitude = abs(value)
+        if magnitude < 1e16 and value.is_integer():
+            return int(value)
+        if 1e-4 <= magnitude < 1e16:
+            return value  # repr is ECMAScript's form here (see _number)
+        raise _NotFast
+    if kind is dict:
+        changed: dict[str, Any] | None = None
+        for key, element in value.items():
+            _fast_key(key)
+            ready = _fast_value(element)
+            if ready is not element:
+                if changed is None:
+                    changed = dict(value)
+                changed[key] = ready
+        return value if changed is None else changed
+    if kind is list or kind is tuple:
+        copied: list[Any] | None = None
+        for i, element in enumerate(value):
+            ready = _fast_value(element)
+            if ready is not element:
+                if copied is None:
+                    copied = list(value)
+                copied[i] = ready
+        return value if copied is None else copied
+    raise _NotFast
+
+
 def canonical_json(value: Any) -> bytes:
     """Encode *value* as RFC 8785 canonical JSON, UTF-8."""
+    try:
+        text = _FAST_ENCODER.encode(_fast_value(value))
+        return text.encode("utf-8")  # a lone surrogate fails here and takes the full path
+    except (_NotFast, UnicodeEncodeError, RecursionError):
+        return _full_canonical_json(value)
+
+
+def _full_canonical_json(value: Any) -> bytes:
+    """The pure-Python encoder every value can take (the reference for the fast path)."""
     out: list[str] = []
     _encode(value, out)
     return "".join(out).encode("utf-8")

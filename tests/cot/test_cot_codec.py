@@ -366,3 +366,34 @@ def test_framing_finds_every_event_whatever_the_reads_and_the_noise(
     found = [event.uid for chunk in reads for event in decoder.feed(chunk)]
     assert found == uids
     assert not decoder.rejected
+
+
+def test_fields_of_a_marked_event_do_not_leak_into_the_next_plain_one() -> None:
+    marked = event_bytes(
+        "m1",
+        b'<detail><__trilat label="UNCLASSIFIED"/><marti><dest callsign="A" uid="u-a"/></marti>'
+        b'<link uid="l-1"/><_flow-tags_ relay-a="2026-11-28T12:00:00Z"/></detail>',
+    )
+    empty = event_bytes("e1")
+    plain = event_bytes("p1", b'<detail><contact callsign="P"/></detail>')
+    decoder = CotStreamDecoder()
+    first, second, third = decoder.feed(marked + empty + plain)
+    assert first.trilat_label == "UNCLASSIFIED"
+    assert (first.dest_callsigns, first.dest_uids, first.link_uids) == (("A",), ("u-a",), ("l-1",))
+    assert first.flow_tags == ("relay-a",)
+    assert (second.trilat_label, second.callsign, second.flow_tags) == (None, None, ())
+    assert second._detail_span is not None
+    assert (third.trilat_label, third.dest_callsigns, third.link_uids) == (None, (), ())
+    assert (third._strip, third._detail_span, third._flow_at) == ((), None, -1)
+    assert third.callsign == "P"
+
+
+@pytest.mark.parametrize("max_depth", [1, 2, 3, 4])
+def test_a_small_depth_cap_refuses_exactly_the_events_deeper_than_it(max_depth: int) -> None:
+    shallow = b'<event version="2.0" uid="s" type="a-h-S"></event>'  # depth 1
+    deep = event_bytes("d", b"<detail><a><b><c/></b></a></detail>")  # depth 5
+    decoder = CotStreamDecoder(CotLimits(max_depth=max_depth))
+    decoder.feed(shallow + deep + event_bytes("ok", b"<detail/>"))
+    assert decoder.rejected["too-deep"] == 1 + (max_depth < 2)
+    assert decoder.rejected["invalid"] == 1  # the shallow event has no point
+    assert decoder.accepted == (1 if max_depth >= 2 else 0)

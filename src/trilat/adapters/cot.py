@@ -398,7 +398,8 @@ class CotStreamDecoder:
         parser.DefaultHandlerExpand = None
         parser.StartNamespaceDeclHandler = None
         parser.EndNamespaceDeclHandler = None
-        parser.StartElementHandler = self._start
+        # _start tests depths 2 to 4 before the depth cap, so a cap below 3 checks first
+        parser.StartElementHandler = self._start if self._max_depth >= 4 else self._start_capped
         parser.EndElementHandler = self._end
         self._defused = defused  # keeps defusedxml's handlers' owner alive
         self._parser = parser
@@ -413,14 +414,19 @@ class CotStreamDecoder:
     def _reset_event(self, attrs: dict[str, str] | None) -> None:
         self._event_attrs = attrs
         self._point_attrs: dict[str, str] | None = None
-        self._trilat_label: str | None = None
         self._callsign: str | None = None
+        self._detail_start = -1
+        self._detail_children = False
+        self._detail_close = -1
+        self._reset_rare()
+
+    def _reset_rare(self) -> None:
+        """Clear what only uncommon events carry (``_rare`` says whether any was set)."""
+        self._rare = False
+        self._trilat_label: str | None = None
         self._dest_callsigns: list[str] | None = None
         self._dest_uids: list[str] | None = None
         self._link_uids: list[str] | None = None
-        self._detail_start = -1
-        self._detail_children = 0
-        self._detail_close = -1
         self._detail_span: tuple[int, int] | None = None
         self._trilat_start = -1
         self._strip: list[tuple[int, int]] | None = None
@@ -428,8 +434,35 @@ class CotStreamDecoder:
         self._flow_start = -1
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
+        # The branches run in order of frequency: a typical event is one event element, a
+        # point and a detail at depth 3, and a few detail children at depth 4.
         depth = self._depth = self._depth + 1
-        if depth == 3:
+        if depth == 4:
+            if not self._in_detail:
+                return
+            self._detail_children = True
+            if name == "contact":
+                self._callsign = attrs.get("callsign")
+            elif name == "__trilat":
+                self._rare = True
+                self._trilat_label = attrs.get("label")
+                self._trilat_start = self._parser.CurrentByteIndex
+            elif name == "_flow-tags_":
+                if self._flow_start < 0:
+                    self._rare = True
+                    self._flow_tags = tuple(attrs)
+                    self._flow_start = self._parser.CurrentByteIndex - self._base
+            elif name == "marti":
+                self._rare = True
+                self._in_marti = True
+            elif name == "link":
+                uid = attrs.get("uid")
+                if uid:
+                    self._rare = True
+                    if self._link_uids is None:
+                        self._link_uids = []
+                    self._link_uids.append(uid)
+        elif depth == 3:
             if name == "point":
                 self._point_attrs = attrs
             elif name == "detail":
@@ -438,65 +471,61 @@ class CotStreamDecoder:
         elif depth == 2:
             if name != "event":
                 raise _Refused("malformed", f"element {name!r} is not an event")
-            self._reset_event(attrs)
+            self._event_attrs = attrs
+            self._point_attrs = None
+            self._callsign = None
+            self._detail_start = -1
+            self._detail_children = False
+            self._detail_close = -1
+            if self._rare:
+                self._reset_rare()
         elif depth > self._max_depth:
             raise _Refused("too-deep", f"element nesting deeper than {self._max_depth - 1}")
-        elif self._in_detail:
-            self._detail_children += 1
-            if depth == 4:
-                if name == "__trilat":
-                    self._trilat_label = attrs.get("label")
-                    self._trilat_start = self._parser.CurrentByteIndex
-                elif name == "contact":
-                    self._callsign = attrs.get("callsign")
-                elif name == "_flow-tags_" and self._flow_start < 0:
-                    self._flow_tags = tuple(attrs)
-                    self._flow_start = self._parser.CurrentByteIndex - self._base
-                elif name == "marti":
-                    self._in_marti = True
-                elif name == "link":
-                    uid = attrs.get("uid")
-                    if uid:
-                        if self._link_uids is None:
-                            self._link_uids = []
-                        self._link_uids.append(uid)
-            elif depth == 5 and self._in_marti and name == "dest":
-                callsign = attrs.get("callsign")
-                if callsign:
-                    if self._dest_callsigns is None:
-                        self._dest_callsigns = []
-                    self._dest_callsigns.append(callsign)
-                uid = attrs.get("uid")
-                if uid:
-                    if self._dest_uids is None:
-                        self._dest_uids = []
-                    self._dest_uids.append(uid)
+        elif depth == 5 and self._in_marti and name == "dest":
+            callsign = attrs.get("callsign")
+            if callsign:
+                if self._dest_callsigns is None:
+                    self._dest_callsigns = []
+                self._dest_callsigns.append(callsign)
+            uid = attrs.get("uid")
+            if uid:
+                if self._dest_uids is None:
+                    self._dest_uids = []
+                self._dest_uids.append(uid)
+
+    def _start_capped(self, name: str, attrs: dict[str, str]) -> None:
+        if self._depth >= self._max_depth:
+            self._depth += 1
+            raise _Refused("too-deep", f"element nesting deeper than {self._max_depth - 1}")
+        self._start(name, attrs)
 
     def _end(self, name: str) -> None:
         depth = self._depth
         self._depth = depth - 1
-        if depth == 2:
-            self._completed += 1
+        if depth == 4:
+            if self._rare and self._in_detail:
+                if name == "__trilat":
+                    end = self._parser.CurrentByteIndex - self._base
+                    start = self._trilat_start - self._base
+                    if self._strip is None:
+                        self._strip = []
+                    if not self._empty_element(start, end):
+                        end = self._frame.index(b">", end) + 1
+                    self._strip.append((start, end))
+                elif name == "marti":
+                    self._in_marti = False
         elif depth == 3:
             if name == "detail":
                 self._in_detail = False
                 end = self._parser.CurrentByteIndex - self._base
                 start = self._detail_start - self._base
                 if not self._detail_children and self._empty_element(start, end):
+                    self._rare = True
                     self._detail_span = (start, end)
                 else:
                     self._detail_close = end
-        elif depth == 4 and self._in_detail:
-            if name == "__trilat":
-                end = self._parser.CurrentByteIndex - self._base
-                start = self._trilat_start - self._base
-                if self._strip is None:
-                    self._strip = []
-                if not self._empty_element(start, end):
-                    end = self._frame.index(b">", end) + 1
-                self._strip.append((start, end))
-            elif name == "marti":
-                self._in_marti = False
+        elif depth == 2:
+            self._completed += 1
 
     def _empty_element(self, start: int, end: int) -> bool:
         """Whether ``frame[start:end]`` is one empty-element tag (``<x …/>``).
@@ -592,6 +621,31 @@ class CotStreamDecoder:
         stale = cache.get(text) if text is not None else None
         if stale is None:
             stale = self._time(text, "stale")
+        if not self._rare:
+            event = CotEvent(
+                uid,
+                cot_type,
+                get("how", ""),
+                time,
+                start,
+                stale,
+                lat,
+                lon,
+                hae,
+                ce,
+                le,
+                frame,
+                get("access"),
+                None,
+                self._callsign,
+                (),
+                (),
+                (),
+                None,
+                self._detail_close,
+            )
+            self.accepted += 1
+            return event
         event = CotEvent(
             uid,
             cot_type,

@@ -51,6 +51,11 @@ def _sealed(**changes: Any) -> Envelope:
     return seal(_item(**changes), originator=USA, private_key=USA_KEY, at=AT)
 
 
+def _members(envelope: Envelope) -> dict[str, Any]:
+    """The init arguments of *envelope* (its private signing-bytes cache is not one)."""
+    return {name: getattr(envelope, name) for name in Envelope.__slots__ if name[0] != "_"}
+
+
 def _document(**changes: Any) -> dict[str, Any]:
     document = envelope_document(_sealed())
     document.update(changes)
@@ -132,7 +137,7 @@ def test_changing_any_member_after_sealing_breaks_the_signature() -> None:
         "id": new_item_id(AT),
     }
     for member, value in changes.items():
-        fields = {name: getattr(envelope, name) for name in Envelope.__slots__}
+        fields = _members(envelope)
         fields[member] = value
         with pytest.raises(SignatureError):
             verify(Envelope(**fields), public)
@@ -140,7 +145,7 @@ def test_changing_any_member_after_sealing_breaks_the_signature() -> None:
 
 def test_an_envelope_whose_label_claims_another_owner_fails() -> None:
     envelope = _sealed()
-    fields = {name: getattr(envelope, name) for name in Envelope.__slots__}
+    fields = _members(envelope)
     fields["label"] = parse_label("SECRET//REL TO USA, JPN, KOR", owner="JPN")
     assert signing_bytes(Envelope(**fields)) == signing_bytes(envelope)
     with pytest.raises(SignatureError):
@@ -150,7 +155,7 @@ def test_an_envelope_whose_label_claims_another_owner_fails() -> None:
 def test_flipping_any_bit_of_the_signature_fails() -> None:
     envelope = _sealed()
     public = _crypto.public_key_of(USA_KEY)
-    fields = {name: getattr(envelope, name) for name in Envelope.__slots__}
+    fields = _members(envelope)
     for position in range(len(envelope.sig)):
         tampered = bytearray(envelope.sig)
         tampered[position] ^= 0x01

@@ -39,6 +39,7 @@ __all__ = [
     "Envelope",
     "Item",
     "Originator",
+    "document_bytes",
     "envelope_document",
     "envelope_from_document",
     "new_item_id",
@@ -163,6 +164,10 @@ class Envelope:
     supersedes: str | None
     body: Mapping[str, Any] = field(repr=False)
     sig: bytes = field(repr=False)
+    # The canonical signing bytes, computed once (by seal, or on the first signing_bytes
+    # call) and reused by verify and document_bytes. Not an init argument, so
+    # dataclasses.replace() starts a fresh cache; never compared, hashed or shown.
+    _signing: bytes | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "body", _freeze(self.body))
@@ -358,8 +363,9 @@ def seal(
         body=_check_body(item.body),
         sig=b"",
     )
-    sig = _crypto.sign(private_key, signing_bytes(unsigned))
-    return Envelope(
+    message = signing_bytes(unsigned)
+    sig = _crypto.sign(private_key, message)
+    sealed = Envelope(
         id=unsigned.id,
         kind=unsigned.kind,
         originator=unsigned.originator,
@@ -372,6 +378,8 @@ def seal(
         body=unsigned.body,
         sig=sig,
     )
+    object.__setattr__(sealed, "_signing", message)  # sig is not in the signed bytes
+    return sealed
 
 
 def verify(envelope: Envelope, public_key: bytes) -> None:
@@ -408,14 +416,41 @@ def _unsigned_document(envelope: Envelope) -> dict[str, Any]:
 
 
 def signing_bytes(envelope: Envelope) -> bytes:
-    """RFC 8785 canonical JSON of the envelope's document without ``sig``: what is signed."""
-    return canonical_json(_unsigned_document(envelope))
+    """RFC 8785 canonical JSON of the envelope's document without ``sig``: what is signed.
+
+    Computed once per envelope and kept on it (an envelope is immutable).
+    """
+    message = envelope._signing
+    if message is None:
+        message = canonical_json(_unsigned_document(envelope))
+        object.__setattr__(envelope, "_signing", message)
+    return message
+
+
+def _sig_text(sig: bytes) -> str:
+    return base64.urlsafe_b64encode(sig).rstrip(b"=").decode("ascii")
+
+
+def document_bytes(envelope: Envelope) -> bytes:
+    """RFC 8785 canonical JSON of the whole wire document (with ``sig``): the stored form.
+
+    Spliced from :func:`signing_bytes` rather than re-encoded: in UTF-16 key order ``sig``
+    falls between ``refs`` and ``supersedes``, and the members after it (``supersedes``,
+    ``topics``) are encoded on their own to find the splice point exactly.
+    """
+    message = signing_bytes(envelope)
+    tail = canonical_json({"supersedes": envelope.supersedes, "topics": list(envelope.topics)})
+    tail = b"," + tail[1:-1] + b"}"
+    if not message.endswith(tail):  # cannot happen for a well-formed envelope
+        return canonical_json(envelope_document(envelope))
+    cut = len(message) - len(tail) + 1
+    return b'%b"sig":"%b",%b' % (message[:cut], _sig_text(envelope.sig).encode(), message[cut:])
 
 
 def envelope_document(envelope: Envelope) -> dict[str, Any]:
     """The JSON wire form (plain dicts and lists; ``json.dumps`` accepts it as is)."""
     document = _unsigned_document(envelope)
-    document["sig"] = base64.urlsafe_b64encode(envelope.sig).rstrip(b"=").decode("ascii")
+    document["sig"] = _sig_text(envelope.sig)
     return document
 
 

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import hashlib
 
-from trilat.core.canonical import canonical_json
 from trilat.core.clock import format_time
 from trilat.core.errors import DecodeError
-from trilat.core.items import Envelope, envelope_document
+from trilat.core.items import Envelope, document_bytes
 from trilat.kinds import body_extent
 from trilat.store.base import ItemRow
 
 
 def document_text(envelope: Envelope) -> str:
-    """The stored form of an envelope: RFC 8785 canonical JSON of its wire document."""
-    return canonical_json(envelope_document(envelope)).decode("utf-8")
+    """The stored form of an envelope: RFC 8785 canonical JSON of its wire document.
+
+    Spliced from the envelope's signing bytes (computed once, when it was sealed or
+    verified), so storing an item does not encode it again.
+    """
+    return document_bytes(envelope).decode("utf-8")
 
 
 def blob_references(envelope: Envelope) -> tuple[str, ...]:

@@ -315,6 +315,8 @@ class CotStreamDecoder:
         n = len(buf)
         limit = self.limits.max_event_bytes
         events: list[CotEvent] = []
+        append = events.append
+        decode = self._decode
         pos = 0
         while pos < n:
             s = buf.find(_OPEN, pos)
@@ -338,8 +340,14 @@ class CotStreamDecoder:
                 continue
             if s > pos:
                 self._between(buf, pos, s)
-            self._skipping = False
-            e = buf.find(_CLOSE, max(s + 6, self._scan_from))
+            if self._skipping:
+                self._skipping = False
+            scan_from = self._scan_from
+            if scan_from:  # only the held event's bytes were searched before
+                self._scan_from = 0
+                e = buf.find(_CLOSE, max(s + 6, scan_from))
+            else:
+                e = buf.find(_CLOSE, s + 6)
             if e < 0:
                 if n - s > limit:
                     self._refuse("oversize", f"event larger than {limit} bytes")
@@ -349,7 +357,6 @@ class CotStreamDecoder:
                 self._pending = buf[s:]
                 self._scan_from = max(0, n - s - (len(_CLOSE) - 1))
                 return events
-            self._scan_from = 0
             end = e + 8
             if end - s > limit:
                 self._refuse("oversize", f"event larger than {limit} bytes")
@@ -358,7 +365,7 @@ class CotStreamDecoder:
             frame = buf[s:end] if (s or end != n) else buf
             pos = end
             try:
-                events.append(self._decode(frame))
+                append(decode(frame))
             except _Refused as exc:
                 self._refuse(exc.reason, str(exc))
         self._pending = b""
@@ -535,7 +542,23 @@ class CotStreamDecoder:
         data = self._frame[start:end]
         return data.endswith(b"/>") and _START_TAG.fullmatch(data) is not None
 
-    def _parse(self, frame: bytes) -> None:
+    def _time(self, text: str | None, name: str) -> datetime:
+        if text is None:
+            raise _Refused("invalid", f"event has no {name}")
+        cache = self._time_cache
+        found = cache.get(text)
+        if found is None:
+            try:
+                found = parse_cot_time(text)
+            except DecodeError as exc:
+                raise _Refused("invalid", f"{name}: {exc}") from None
+            if len(cache) > 64:
+                cache.clear()
+            cache[text] = found
+        return found
+
+    def _decode(self, frame: bytes) -> CotEvent:
+        # parse: expat checks every byte; the handlers collect the routing fields
         if self._base > _PARSER_BYTES:  # keep expat's byte index small on long streams
             self._new_parser()
         base = self._base
@@ -557,24 +580,7 @@ class CotStreamDecoder:
             # a comment, CDATA section or quoted value swallowed the end tag
             self._new_parser()
             raise _Refused("malformed", "event document did not close")
-
-    def _time(self, text: str | None, name: str) -> datetime:
-        if text is None:
-            raise _Refused("invalid", f"event has no {name}")
-        cache = self._time_cache
-        found = cache.get(text)
-        if found is None:
-            try:
-                found = parse_cot_time(text)
-            except DecodeError as exc:
-                raise _Refused("invalid", f"{name}: {exc}") from None
-            if len(cache) > 64:
-                cache.clear()
-            cache[text] = found
-        return found
-
-    def _decode(self, frame: bytes) -> CotEvent:
-        self._parse(frame)
+        # decode: check and convert what the handlers collected
         attrs = self._event_attrs
         if attrs is None:  # pragma: no cover - a completed event sets its attributes
             raise _Refused("malformed", "no event element")

@@ -166,13 +166,6 @@ _FAST_ENCODER: Final = json.JSONEncoder(
 _BMP_END: Final = "\U00010000"
 
 
-def _fast_key(key: object) -> None:
-    if type(key) is not str:
-        raise _NotFast
-    if not key.isascii() and max(key) >= _BMP_END:
-        raise _NotFast  # astral-plane keys sort differently by UTF-16 code units
-
-
 def _fast_value(value: Any) -> Any:
     """*value* as the C encoder must see it to print RFC 8785, or raise _NotFast.
 
@@ -196,7 +189,8 @@ def _fast_value(value: Any) -> Any:
     if kind is dict:
         changed: dict[str, Any] | None = None
         for key, element in value.items():
-            _fast_key(key)
+            if type(key) is not str or (not key.isascii() and max(key) >= _BMP_END):
+                raise _NotFast  # astral-plane keys sort differently by UTF-16 code units
             ready = _fast_value(element)
             if ready is not element:
                 if changed is None:

@@ -95,10 +95,14 @@ _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _SIG_LENGTH: Final = 64
 _MAX_TOPIC: Final = 200
 _MAX_MS: Final = (1 << 48) - 1
+_EXACT_INTEGER: Final = 2**53
 
 
 def _freeze(value: Any) -> Any:
     """A read-only deep copy of a JSON value: mappings become proxies, lists tuples."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value  # the common leaves, without the abstract-class checks below
     if isinstance(value, Mapping):
         return MappingProxyType({key: _freeze(element) for key, element in value.items()})
     if isinstance(value, list | tuple):
@@ -108,6 +112,9 @@ def _freeze(value: Any) -> Any:
 
 def _thaw(value: Any) -> Any:
     """Plain ``dict``/``list`` copy of a frozen JSON value (what ``json.dumps`` accepts)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
     if isinstance(value, Mapping):
         return {key: _thaw(element) for key, element in value.items()}
     if isinstance(value, tuple | list):
@@ -287,6 +294,11 @@ def _check_originator(value: object) -> Originator:
 
 def _check_json(value: Any, path: str) -> None:
     """Refuse anything canonical JSON cannot carry exactly (RFC 8785 / I-JSON)."""
+    kind = type(value)
+    if kind is int and -_EXACT_INTEGER <= value <= _EXACT_INTEGER:
+        return  # every double holds it exactly
+    if kind is float and math.isfinite(value):
+        return
     if isinstance(value, str):
         if _SURROGATE.search(value):
             raise _fail(path, "lone surrogate in text")
@@ -350,7 +362,7 @@ def seal(
     """
     created = _to_millisecond(at)
     originator = _check_originator(originator)
-    unsigned = Envelope(
+    sealed = Envelope(
         id=_check_id("id", item_id) if item_id is not None else new_item_id(created),
         kind=_check_kind(item.kind),
         originator=originator,
@@ -363,22 +375,9 @@ def seal(
         body=_check_body(item.body),
         sig=b"",
     )
-    message = signing_bytes(unsigned)
-    sig = _crypto.sign(private_key, message)
-    sealed = Envelope(
-        id=unsigned.id,
-        kind=unsigned.kind,
-        originator=unsigned.originator,
-        created=unsigned.created,
-        label=unsigned.label,
-        topics=unsigned.topics,
-        recipients=unsigned.recipients,
-        refs=unsigned.refs,
-        supersedes=unsigned.supersedes,
-        body=unsigned.body,
-        sig=sig,
-    )
-    object.__setattr__(sealed, "_signing", message)  # sig is not in the signed bytes
+    # The signature goes in place once made: the envelope is not seen before that, and
+    # its cached signing bytes (which never include sig) stay valid.
+    object.__setattr__(sealed, "sig", _crypto.sign(private_key, signing_bytes(sealed)))
     return sealed
 
 

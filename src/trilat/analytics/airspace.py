@@ -88,6 +88,14 @@ _EARTH_RADIUS_M: Final = 6_371_000.0
 _SEAM_S: Final = 1.0
 
 
+def _require_positive(params: object, names: tuple[str, ...]) -> None:
+    """Refuse a parameter set whose named fields are not all > 0, naming the field."""
+    for name in names:
+        value = getattr(params, name)
+        if not value > 0:
+            raise ValueError(f"{type(params).__name__}.{name} must be > 0: {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class AirspaceParams:
     """Tuning of zone-crossing detection (defaults suit radar/ADS-B tracks of military aircraft).
@@ -105,9 +113,7 @@ class AirspaceParams:
     max_samples: int = 2000
 
     def __post_init__(self) -> None:
-        for name in ("max_gap_s", "sample_spacing_m", "crossing_tolerance_m"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"AirspaceParams.{name} must be > 0: {getattr(self, name)!r}")
+        _require_positive(self, ("max_gap_s", "sample_spacing_m", "crossing_tolerance_m"))
         if self.max_samples < 2:
             raise ValueError(f"AirspaceParams.max_samples must be ≥ 2: {self.max_samples!r}")
 
@@ -125,9 +131,7 @@ class JointPatrolParams:
     max_gap_s: float = 900.0
 
     def __post_init__(self) -> None:
-        for name in ("max_distance_km", "step_s", "max_gap_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"JointPatrolParams.{name} must be > 0: {getattr(self, name)!r}")
+        _require_positive(self, ("max_distance_km", "step_s", "max_gap_s"))
         if self.min_duration_s < 0:
             raise ValueError(
                 f"JointPatrolParams.min_duration_s must be ≥ 0: {self.min_duration_s!r}"

@@ -209,13 +209,7 @@ class ZoneEvent:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "type": self.type,
-            "track": self.track,
-            "zone": self.zone,
-            "authority": self.authority,
-            "time": format_time(self.time),
-            "lat": round(self.lat, 6),
-            "lon": round(self.lon, 6),
+            **self.item_body(),
             "nation": self.nation,
             "aircraft_type": self.aircraft_type,
             "notified": self.notified,

@@ -97,6 +97,32 @@ def test_events_split_at_every_byte_boundary_decode_identically() -> None:
         assert decoder.buffered == 0
 
 
+def test_an_end_tag_with_whitespace_before_its_bracket_ends_the_event_at_any_split() -> None:
+    spaced = event_bytes("spaced").replace(b"</event>", b"</event \r\n\t>")
+    nested = event_bytes("spaced", detail=b"<detail><events/></detail>")
+    stream = spaced + event_bytes("next") + nested.replace(b"</event>", b"</event\n>")
+    for cut in range(1, len(stream)):
+        decoder = CotStreamDecoder()
+        events = decoder.feed(stream[:cut]) + decoder.feed(stream[cut:])
+        assert [e.uid for e in events] == ["spaced", "next", "spaced"], cut
+        assert not decoder.rejected
+        assert decoder.garbage_bytes == 0
+        assert decoder.buffered == 0
+    marks = label_marks(parse_label("SECRET//REL TO USA, JPN"))
+    relabelled = render_event(decode_event(spaced.replace(b"<detail/>", b"")), marks)
+    assert decode_event(relabelled).trilat_label == "SECRET//REL TO USA, JPN"
+    assert b"<__trilat" in relabelled
+    assert relabelled.endswith(b"</event \r\n\t>")
+
+
+def test_a_malformed_end_tag_refuses_only_its_own_event() -> None:
+    decoder = CotStreamDecoder()
+    broken = event_bytes("broken").replace(b"</event>", b"</event x>")
+    events = decoder.feed(broken + event_bytes("fine"))
+    assert [e.uid for e in events] == ["fine"]
+    assert decoder.rejected["malformed"] == 1
+
+
 def test_several_events_per_read_and_garbage_between_them_resynchronise() -> None:
     decoder = CotStreamDecoder()
     stream = (

@@ -57,7 +57,8 @@ PONG_TYPE: Final = "t-x-c-t-r"
 DELETE_TYPE: Final = "t-x-d-d"
 
 _OPEN: Final = b"<event"
-_CLOSE: Final = b"</event>"
+_CLOSE_TAG: Final = b"</event"  # the end tag may have whitespace before its ">"
+_XML_SPACE: Final = frozenset(b" \t\r\n")
 _AFTER_OPEN: Final = frozenset(b" \t\r\n>/")
 _ROOT: Final = b"<cot-stream>"
 # a parser is replaced after this many bytes, so expat's byte index stays small
@@ -169,7 +170,7 @@ def render_event(event: CotEvent, marks: LabelMarks, flow_tag: bytes = b"") -> b
         if event._detail_close >= 0:
             at = event._detail_close
             return b"".join((head, xml[rest:at], added, xml[at:]))
-        at = len(xml) - len(_CLOSE)
+        at = xml.rindex(_CLOSE_TAG)
         return b"".join((head, xml[rest:at], b"<detail>", added, b"</detail>", xml[at:]))
     # general case: cut incoming marks, then place ours
     cuts: list[tuple[int, int, bytes]] = [(a, b, b"") for a, b in event._strip]
@@ -181,7 +182,7 @@ def render_event(event: CotEvent, marks: LabelMarks, flow_tag: bytes = b"") -> b
     elif event._detail_close >= 0:
         cuts.append((event._detail_close, event._detail_close, added))
     else:
-        at = len(xml) - len(_CLOSE)
+        at = xml.rindex(_CLOSE_TAG)
         cuts.append((at, at, b"<detail>" + added + b"</detail>"))
     cuts.sort()
     parts = [head]
@@ -276,6 +277,29 @@ class _Refused(Exception):
 _FORBIDDEN: Final = frozenset({"DTDForbidden", "EntitiesForbidden", "ExternalReferenceForbidden"})
 
 
+def _end_tag(buf: bytes, e: int, n: int) -> tuple[int, int]:
+    """Where the event's end tag starts and ends in *buf*, searching on from *e* (a
+    ``</event`` or -1): ``(start, end)``, or ``(-1, resume)`` when more bytes are needed,
+    *resume* being where to search again (-1: the last few bytes).
+
+    ``</event`` followed by ``>`` or by whitespace ends the event; anything else after it
+    (``</events>``) is the end tag of another element. A malformed end tag (``</event x>``)
+    still ends the frame, and the parser refuses it.
+    """
+    while e >= 0:
+        j = e + 7
+        if j >= n:
+            return -1, e
+        c = buf[j]
+        if c == 62:
+            return e, j + 1
+        if c in _XML_SPACE:
+            k = buf.find(b">", j)
+            return (e, k + 1) if k >= 0 else (-1, e)
+        e = buf.find(_CLOSE_TAG, j)
+    return -1, -1
+
+
 class CotStreamDecoder:
     """Frames and decodes a CoT byte stream; refused input is counted, never raised.
 
@@ -345,9 +369,13 @@ class CotStreamDecoder:
             scan_from = self._scan_from
             if scan_from:  # only the held event's bytes were searched before
                 self._scan_from = 0
-                e = buf.find(_CLOSE, max(s + 6, scan_from))
+                e = buf.find(_CLOSE_TAG, max(s + 6, scan_from))
             else:
-                e = buf.find(_CLOSE, s + 6)
+                e = buf.find(_CLOSE_TAG, s + 6)
+            if e >= 0 and e + 7 < n and buf[e + 7] == 62:  # "</event>", the usual form
+                end = e + 8
+            else:
+                e, end = _end_tag(buf, e, n)
             if e < 0:
                 if n - s > limit:
                     self._refuse("oversize", f"event larger than {limit} bytes")
@@ -355,9 +383,8 @@ class CotStreamDecoder:
                     pos = s + 6
                     continue
                 self._pending = buf[s:]
-                self._scan_from = max(0, n - s - (len(_CLOSE) - 1))
+                self._scan_from = end - s if end >= 0 else max(0, n - s - (len(_CLOSE_TAG) - 1))
                 return events
-            end = e + 8
             if end - s > limit:
                 self._refuse("oversize", f"event larger than {limit} bytes")
                 pos = end

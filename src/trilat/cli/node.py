@@ -7,6 +7,7 @@ and ``audit`` groups. Tokens are printed once and stored only as SHA-256 hashes.
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import logging
 import os
@@ -196,6 +197,13 @@ def serve(
         access_log=False,
         lifespan="on",
     )
+    config.load()
+    # Everything imported and built so far lives as long as the process: collect once, then
+    # leave it out of every later collection, so a full pass while serving walks only what
+    # requests create (on a 2-core box a full pass over the start-up heap took 50-70 ms,
+    # the TAXII page latency outliers).
+    gc.collect()
+    gc.freeze()
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

@@ -563,6 +563,43 @@ def test_an_event_that_comes_back_to_the_relay_is_dropped_as_a_loop() -> None:
     run(scenario())
 
 
+def test_two_relays_linked_both_ways_deliver_each_event_once() -> None:
+    async def scenario() -> None:
+        east = await start_relay({"ops": ("UNCLASSIFIED", CLEARED)})
+        west = await start_relay({"ops": ("UNCLASSIFIED", CLEARED)})
+        label = parse_label("UNCLASSIFIED", owner="USA")
+        for here, there in ((east, west), (west, east)):
+            await here.server.connect("127.0.0.1", there.ports["ops"], label=label, viewer=CLEARED)
+        east_client = await TakClient.open(url(east.ports["ops"]))
+        west_client = await TakClient.open(url(west.ports["ops"]))
+        await clients_connected(east.server, 3)  # its client, its link, the other's link
+        await clients_connected(west.server, 3)
+        for number in range(3):
+            await east_client.send(position(f"from-east-{number}"))
+            await west_client.send(position(f"from-west-{number}"))
+        await east_client.send(position("east-done"))
+        await west_client.send(position("west-done"))
+        at_west = [decode_event(e).uid for e in await west_client.receive_until(b"east-done")]
+        at_east = [decode_event(e).uid for e in await east_client.receive_until(b"west-done")]
+        # whatever else is in flight, nothing arrives twice
+        await east_client.send(position("sentinel"))
+        at_west += [decode_event(e).uid for e in await west_client.receive_until(b"sentinel")]
+        assert [u for u in at_west if u.startswith("from-east")] == [
+            f"from-east-{n}" for n in range(3)
+        ]
+        assert [u for u in at_east if u.startswith("from-west")] == [
+            f"from-west-{n}" for n in range(3)
+        ]
+        assert west.server.stats.duplicates >= 4  # the second copy of each of east's events
+        assert east.server.stats.looped >= 1  # and copies that came back round
+        for client in (east_client, west_client):
+            await client.close()
+        await east.server.close()
+        await west.server.close()
+
+    run(scenario())
+
+
 def test_connections_beyond_the_limit_are_refused() -> None:
     async def scenario() -> None:
         relay = await start_relay({"ops": ("UNCLASSIFIED", CLEARED)}, max_connections=2)

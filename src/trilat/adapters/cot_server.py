@@ -26,7 +26,10 @@ callsign or uid has that event dropped and counted (``claim_refused``); callsign
 by unauthenticated clients stay unbound.
 
 Every event written out carries this relay's name in ``<_flow-tags_>``; an event that comes
-back with it (two relays linked both ways, or a ring of links) is dropped and counted.
+back with it (two relays linked both ways, or a ring of links) is dropped and counted. An event
+that has been through another relay and arrives a second time (by two paths: two relays linked
+both ways send each other everything twice) is recognised by its uid, type and time and
+dropped as a duplicate.
 
 Hot path (the GIL trap): one parse per event, one rendering of its outbound bytes, a cached
 decision per recipient, and one write per recipient per read. Each connection has a bounded
@@ -109,6 +112,7 @@ _LABEL_CACHE_SIZE = 256
 _MAX_REACHABLE = 4096
 _MAX_CLAIMS = 65_536  # callsigns and uids bound to authenticated identities
 _SLICE_BYTES = 64 * 1024  # a large read is relayed in slices of this size
+_RELAYED_KEPT = 65_536  # relayed events remembered to drop a second copy
 _MAX_LABELS = 4096  # distinct labels interned before the table is started again
 _LOG_EVERY = 5.0  # seconds between two refusal warnings for one connection
 
@@ -185,6 +189,7 @@ class CotStats:
     unauthenticated: int = 0
     bad_label: int = 0
     looped: int = 0
+    duplicates: int = 0
     claim_refused: int = 0
     refused_full: int = 0
     idle_closed: int = 0
@@ -614,6 +619,7 @@ class CotServer(Generic[V]):
         self._closed_rejected: Counter[str] = Counter()
         self._closed_garbage = 0
         self._claims: dict[str, object] = {}
+        self._relayed: dict[tuple[str, str, datetime], None] = {}  # recent relayed events
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -985,9 +991,13 @@ class CotServer(Generic[V]):
             if event.stale <= now:
                 stale += 1
                 continue
-            if event.flow_tags and relay_name in event.flow_tags:
-                self.stats.looped += 1  # it has been through this relay already
-                continue
+            if event.flow_tags:  # it has been through other relays
+                if relay_name in event.flow_tags:
+                    self.stats.looped += 1  # and through this one already
+                    continue
+                if self._seen_relayed(event):
+                    self.stats.duplicates += 1
+                    continue
             cot_type = event.type
             if cot_type == PING_TYPE:
                 self.stats.pings += 1
@@ -1053,6 +1063,17 @@ class CotServer(Generic[V]):
                 except Exception:
                     self.stats.sink_errors += 1
                     _log.exception("cot.sink_failed uid=%s", event.uid)
+
+    def _seen_relayed(self, event: CotEvent) -> bool:
+        """Whether this relayed event already came in (by another path); remembers it."""
+        key = (event.uid, event.type, event.time)
+        relayed = self._relayed
+        if key in relayed:
+            return True
+        if len(relayed) >= _RELAYED_KEPT:
+            del relayed[next(iter(relayed))]
+        relayed[key] = None
+        return False
 
     def _fan_out(
         self,

@@ -35,8 +35,8 @@ from typing import Any, Final
 
 import stix2
 import stix2.exceptions
-from stix2patterns.validator import run_validator  # type: ignore[import-untyped]
 
+from trilat.adapters._stix_check import certainly_valid, pattern_error
 from trilat.core.errors import DecodeError, LabelError
 from trilat.core.items import Envelope, Item
 from trilat.core.labels import (
@@ -512,25 +512,18 @@ def stix_bundle(envelopes: Iterable[Envelope], *, bundle_id: str | None = None) 
     return {"type": "bundle", "id": bundle_id, "objects": objects}
 
 
-_PATTERN_CACHE: Final = 8192
 _CHECKED_PATTERN_TYPE: Final = "x-trilat-pattern-checked"
-
-
-@lru_cache(maxsize=_PATTERN_CACHE)
-def _pattern_error(pattern: str, version: str) -> str | None:
-    """The first error of a STIX pattern (None when valid), cached by pattern text: the
-    ANTLR parse is most of the cost of validating an indicator, and feeds repeat patterns."""
-    errors = run_validator(pattern, version)
-    return str(errors[0]) if errors else None
+_pattern_error: Final = pattern_error  # cached by pattern text and version
 
 
 def check_stix(obj: Mapping[str, Any]) -> None:
     """Raise DecodeError unless *obj* is a valid STIX 2.1 object (``stix2``, custom ``x_``
     properties allowed), naming the object and the reason.
 
-    Exactly the checks of ``stix2.parse``; the pattern of a ``stix`` indicator is checked
-    through a cache keyed by its text and version, and the rest of the object by
-    ``stix2.parse`` with that one check already done.
+    Exactly the checks of ``stix2.parse``. An object of a common type in plain form that
+    ``_stix_check.certainly_valid`` vouches for is accepted without it (that check says
+    "valid" only where ``stix2`` does); any other object goes through ``stix2.parse``, the
+    pattern of a ``stix`` indicator checked through a cache keyed by its text and version.
     """
     if obj.get("spec_version") != "2.1":
         raise DecodeError("STIX object is not spec_version 2.1")
@@ -539,6 +532,8 @@ def check_stix(obj: Mapping[str, Any]) -> None:
         raise DecodeError(f"STIX object id is not a STIX identifier: {str(identifier)[:80]!r}")
     if not identifier.startswith(f"{obj.get('type')}--"):
         raise DecodeError(f"STIX object id {identifier[:80]!r} does not match its type")
+    if certainly_valid(obj):
+        return
     thawed = _thaw(obj)
     pattern, version = thawed.get("pattern"), thawed.get("pattern_version") or "2.1"
     if (
@@ -562,7 +557,9 @@ def check_stix(obj: Mapping[str, Any]) -> None:
         thawed["pattern_type"] = _CHECKED_PATTERN_TYPE
     try:
         stix2.parse(thawed, allow_custom=True)
-    except (stix2.exceptions.STIXError, ValueError, TypeError) as exc:
+    except Exception as exc:  # stix2 raises AttributeError and others on some bad shapes
+        if isinstance(exc, (RecursionError, MemoryError)):
+            raise
         raise DecodeError(f"STIX object {identifier[:80]} is not valid STIX 2.1: {exc}") from exc
 
 

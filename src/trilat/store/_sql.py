@@ -317,6 +317,19 @@ class SqlStore:
         )
         return [(row[0], _stored(row[1:])) for row in rows]
 
+    def stix_versions_after(self, stix_id: str, after: int, limit: int) -> list[StoredItem]:
+        """Up to *limit* items of STIX object *stix_id* after cursor *after*, in cursor
+        order: a keyset walk of ``item_stix_ids (stix_id, seq)`` that examines at most
+        *limit* rows. Recalled items are included (document None), so a caller paging with
+        the last row as its cursor counts every row it was handed."""
+        columns = ", ".join(f"i.{name.strip()}" for name in _ITEM_COLUMNS.split(","))
+        rows = self._query(
+            f"SELECT {columns} FROM item_stix_ids s JOIN items i ON i.seq = s.seq "  # noqa: S608 - literals
+            "WHERE s.stix_id = ? AND s.seq > ? ORDER BY s.seq LIMIT ?",
+            (stix_id, after, limit),
+        )
+        return [_stored(row) for row in rows]
+
     def get_item(self, item_id: str) -> StoredItem | None:
         rows = self._query(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,))  # noqa: S608
         return _stored(rows[0]) if rows else None

@@ -138,6 +138,11 @@ class Store(Protocol):
         with that id, in cursor order (every version of those objects)."""
         ...
 
+    def stix_versions_after(self, stix_id: str, after: int, limit: int) -> list[StoredItem]:
+        """Up to *limit* items of STIX object *stix_id* after cursor *after*, recalled ones
+        included, in cursor order; examines at most *limit* rows."""
+        ...
+
     def put_blob(self, sha256: str, data: bytes) -> None: ...
 
     def items_citing(self, sha256: str) -> list[StoredItem]:

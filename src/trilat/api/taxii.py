@@ -102,6 +102,16 @@ _STATUS_DETAILS: Final = 200_000  # per-object entries kept across status resour
 ANSWER_WITHIN: Final = 2.0
 """Seconds a POST waits for its add to complete before answering with a pending status."""
 _SCAN_BATCH: Final = 500
+_SCAN_PER_OBJECT: Final = 5
+_SCAN_FLOOR: Final = 500
+
+
+def _scan_budget(limit: int) -> int:
+    """The stored rows one page may examine: a page of *limit* objects costs at most this
+    much work, even when the user may see almost nothing of the collection."""
+    return max(limit * _SCAN_PER_OBJECT, _SCAN_FLOOR)
+
+
 _DEFINITION_IDS: Final = frozenset({TRILAT_IDENTITY_ID, LABEL_EXTENSION_ID})
 _MATCH_KEYS: Final = frozenset({"type", "id", "spec_version", "version"})
 
@@ -415,6 +425,7 @@ class _Reader:
         self.markings = markings
         self._versions: dict[str, list[_Shown]] = {}
         self._rows: dict[str, list[StoredItem]] = {}
+        self.saw_visible = False
 
     def prefetch(self, stix_ids: Iterable[str]) -> None:
         """Look up the stored items of every id in *stix_ids* not yet known (one query)."""
@@ -487,24 +498,39 @@ class _Reader:
 
     def page(self, query: _Query) -> tuple[list[_Shown], int | None]:
         """Up to ``limit`` matching objects after the query's cursor, and the cursor to go on
-        from (None when nothing is left). Scans a bounded number of rows per call."""
+        from (None when nothing is left).
+
+        Examines at most ``_scan_budget(limit)`` stored rows, whatever they turn out to be
+        (another topic, recalled, before ``added_after``, or hidden from the user), so one
+        page costs bounded work however little of the collection the user may see. When the
+        budget runs out first the page is short (possibly empty) and the cursor is the last
+        row examined: the next page resumes right after it."""
         if query.ids is not None:
+            if "all" in query.versions:
+                return self._page_versions(query)
             return self._page_by_ids(query)
-        # The topic is matched here, not in SQL: the store's topic filter materialises every
-        # row of the topic per query, which costs O(collection) at each page.
-        where = ItemFilter(
-            kind="indicator",
-            since=None if query.added_after is None else format_time(query.added_after),
-        )
+        # Only the kind is matched in SQL (the (kind, seq) index walk examines exactly the
+        # rows it returns); the topic, recalls and added_after are checked here on the
+        # indexed columns, before any document is parsed, so that every row the store
+        # examined is counted against the budget.
+        where = ItemFilter(kind="indicator")
+        since = None if query.added_after is None else format_time(query.added_after)
         found: list[_Shown] = []
         cursor = query.after
-        budget = max(query.limit * 10, 2000)
+        budget = _scan_budget(query.limit)
         while budget > 0:
             # enough rows for the rest of the page and one more (to know if there is more)
             want = min(budget, _SCAN_BATCH, max(query.limit + 1 - len(found), 50))
-            batch = self.node.store.read_after(cursor, want, where)
+            batch = self.node.store.read_after(cursor, want, where, include_recalled=True)
             budget -= len(batch)
-            by_seq = {s.seq: s for s in self.shown([r for r in batch if self._in_topic(r)])}
+            eligible = [
+                row
+                for row in batch
+                if row.document is not None
+                and self._in_topic(row)
+                and (since is None or row.created >= since)
+            ]
+            by_seq = {s.seq: s for s in self.shown(eligible)}
             if "all" not in query.versions:  # one look-up for the whole batch's versions
                 self.prefetch(str(s.stix.get("id")) for s in by_seq.values())
             for stored in batch:
@@ -515,6 +541,43 @@ class _Reader:
                     found.append(candidate)
                 cursor = stored.seq
             if len(batch) < want:
+                return found, None
+        return found, cursor
+
+    def _page_versions(self, query: _Query) -> tuple[list[_Shown], int | None]:
+        """``page`` for ``match[version]=all`` on named objects (and the versions endpoint):
+        a keyset walk of each object's rows in the STIX id index, merged in cursor order,
+        examining at most ``_scan_budget(limit)`` rows. ``self.saw_visible`` tells whether
+        any version examined was one the user may see."""
+        ids = sorted(set(query.ids or ()))
+        found: list[_Shown] = []
+        cursor = query.after
+        budget = _scan_budget(query.limit)
+        while budget > 0 and ids:
+            want = max(1, min(budget // len(ids), _SCAN_BATCH, query.limit + 1 - len(found)))
+            rows: dict[int, StoredItem] = {}
+            frontier: int | None = None
+            for stix_id in ids:
+                batch = self.node.store.stix_versions_after(stix_id, cursor, want)
+                budget -= len(batch)
+                rows.update((row.seq, row) for row in batch)
+                if len(batch) == want:  # this id has more: only rows up to here are whole
+                    last = batch[-1].seq
+                    frontier = last if frontier is None else min(frontier, last)
+            examined = [rows[seq] for seq in sorted(rows) if frontier is None or seq <= frontier]
+            eligible = [
+                row for row in examined if row.kind == "indicator" and row.document is not None
+            ]
+            by_seq = {s.seq: s for s in self.shown(eligible) if s.stix.get("id") in ids}
+            self.saw_visible = self.saw_visible or bool(by_seq)
+            for stored in examined:
+                candidate = by_seq.get(stored.seq)
+                if candidate is not None and self.matches(candidate, query):
+                    if len(found) == query.limit:
+                        return found, found[-1].seq
+                    found.append(candidate)
+                cursor = stored.seq
+            if frontier is None:
                 return found, None
         return found, cursor
 
@@ -787,9 +850,12 @@ def install_taxii(
             fingerprint=query.fingerprint,
         )
         reader = _Reader(node, collection, user, markings)
-        if not reader.versions(query.ids[0] if query.ids else ""):
-            raise TaxiiError(404, "Not Found", "no such object in this collection")
         shown, cursor = reader.page(query)
+        if query.after == 0 and not reader.saw_visible:
+            # Nothing the user may see among the versions examined: 404, as for an object
+            # that does not exist (an object whose first budget of versions are all hidden
+            # from the user is not found either: fail closed, never a hint that it exists).
+            raise TaxiiError(404, "Not Found", "no such object in this collection")
         return _paged(shown, cursor, node, query, "versions", lambda s: s.version)
 
     def get_status(request: Request, user: User) -> Response:

@@ -21,6 +21,8 @@ CONFIG_FILE: Final = "trilat.toml"
 KEY_FILE: Final = "node.key"
 ADMIN_TOKEN_FILE: Final = "admin.token"  # noqa: S105 - a file name, not a secret
 SQLITE_FILE: Final = "store.sqlite3"
+_TABLES: Final = ("node", "ingest", "taxii")
+_TOPIC: Final = re.compile(r"[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*){0,15}")
 
 
 class ConfigError(TrilatError, ValueError):
@@ -163,6 +165,7 @@ class Settings:
     page_limit: int = 500
     checkpoint_interval: int = 60
     ingest: Mapping[str, Any] = field(default_factory=dict)  # raw [ingest]: trilat.ingest checks it
+    taxii_collections: tuple[str, ...] | None = None  # [taxii] collections; None: the defaults
 
     @property
     def host(self) -> str:
@@ -203,6 +206,9 @@ def load_settings(node_dir: Path, environ: Mapping[str, str] | None = None) -> S
     node = document.get("node", {})
     if not isinstance(node, dict):
         raise ConfigError("node", str(path), "[node] must be a table")
+    for table in document:
+        if table not in _TABLES:
+            raise ConfigError(table, str(path), f"unknown table; known: {', '.join(_TABLES)}")
     ingest = document.get("ingest", {})
     if not isinstance(ingest, dict):
         raise ConfigError("ingest", str(path), "[ingest] must be a table")
@@ -239,7 +245,32 @@ def load_settings(node_dir: Path, environ: Mapping[str, str] | None = None) -> S
         page_limit=values["page_limit"],
         checkpoint_interval=values["checkpoint_interval"],
         ingest=ingest,
+        taxii_collections=_taxii_collections(document.get("taxii"), str(path)),
     )
+
+
+def _taxii_collections(table: object, source: str) -> tuple[str, ...] | None:
+    """``[taxii] collections``: the topic prefixes served as TAXII collections, or None."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError("taxii", source, "[taxii] must be a table")
+    for key in table:
+        if key != "collections":
+            raise ConfigError(f"taxii.{key}", source, "unknown setting")
+    if "collections" not in table:
+        return None
+    topics = table["collections"]
+    if not isinstance(topics, list) or not topics:
+        raise ConfigError("taxii.collections", source, "a non-empty list of topic prefixes")
+    for topic in topics:
+        if not isinstance(topic, str) or _TOPIC.fullmatch(topic) is None:
+            raise ConfigError(
+                "taxii.collections", source, f"not a dotted lower-case topic: {str(topic)[:64]!r}"
+            )
+    if len(set(topics)) != len(topics):
+        raise ConfigError("taxii.collections", source, "a topic is listed twice")
+    return tuple(topics)
 
 
 def render_config(settings: Mapping[str, Any]) -> str:

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Final
 from urllib.parse import quote
@@ -49,7 +49,7 @@ from trilat.api.schemas import (
     RollupOut,
 )
 from trilat.api.sse import Published, Subscriber, format_event
-from trilat.api.taxii import install_taxii
+from trilat.api.taxii import DEFAULT_TOPICS, install_taxii
 from trilat.api.web import mount_web
 from trilat.config import Settings, load_settings
 from trilat.core.clock import Clock, format_time, parse_time
@@ -198,8 +198,9 @@ def _with_national(
     return response
 
 
-def create_app(node: Node) -> FastAPI:
-    """The FastAPI application of *node*."""
+def create_app(node: Node, *, taxii_collections: Sequence[str] = DEFAULT_TOPICS) -> FastAPI:
+    """The FastAPI application of *node*, serving one TAXII collection per topic prefix in
+    *taxii_collections*."""
     bearer = HTTPBearer(auto_error=False, description="A user token from `trilat user add`.")
 
     def current_user(
@@ -250,7 +251,7 @@ def create_app(node: Node) -> FastAPI:
     problems.install(app)
     install_federation(app, node)
     app.add_middleware(EdgeMiddleware, node=node)
-    install_taxii(app, node)  # TAXII 2.1 at /taxii2/ (outermost middleware: its own 413)
+    install_taxii(app, node, taxii_collections)  # TAXII 2.1 at /taxii2/ (outermost: its own 413)
     app.state.node = node
 
     def decode_cursor(text: str | None) -> int:
@@ -671,7 +672,7 @@ def app_for(node_dir: Path) -> FastAPI:
     """The application of the node initialised in *node_dir* (settings read once here)."""
     settings = load_settings(node_dir)
     node = build_node(settings, clock=scenario_clock(node_dir))
-    app = create_app(node)
+    app = create_app(node, taxii_collections=settings.taxii_collections or DEFAULT_TOPICS)
     if settings.ingest:  # an [ingest] section turns feeds, CoT and live analytics on
         install_ingest(
             app, node, ingest_settings(settings.ingest, nation=settings.nation, base=node_dir)

@@ -6,6 +6,7 @@ released to Japan and nothing else. Real node, real HTTP."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from tests.store.backends import BACKENDS, store_url_for
 from tests.taxii.conftest import LABELS, TaxiiNode, indicator
 from trilat.api.node import NewItem
 from trilat.api.taxii import _scan_budget
+from trilat.core.clock import format_time
 from trilat.core.items import Item
 from trilat.core.labels import parse_label
 
@@ -116,6 +118,29 @@ def test_added_after_past_every_object_ends_without_showing_any(taxii: TaxiiNode
             raise AssertionError("added_after paging did not end within 50 pages")
 
 
+def test_a_poll_for_what_is_new_is_one_page_on_a_collection_larger_than_the_budget(
+    taxii: TaxiiNode,
+) -> None:
+    _mostly_hidden(taxii)
+    node = taxii.made.node
+    last = node.store.read_after(node.store.head() - 1, 1)[0].created
+    for _ in range(1000):  # the new objects must be sealed in a later millisecond
+        if format_time(node.clock.now()) > last:
+            break
+        time.sleep(0.001)
+    new = [indicator(n) for n in range(3)]
+    _originate(taxii, [(new[0], "rel-jpn"), (new[1], "noforn"), (new[2], "green")])
+    url = taxii.collection_url() + "objects/"
+    with httpx.Client(timeout=30) as client:
+        for user, expected in (("kenji", [new[0], new[2]]), ("admin", new)):
+            response = client.get(
+                url, headers=taxii.headers(user), params={"limit": LIMIT, "added_after": last}
+            )
+            document = response.json()
+            assert document["more"] is False
+            assert [obj["id"] for obj in document["objects"]] == [obj["id"] for obj in expected]
+
+
 def _versions(stix_id: str, count: int, first: int = 0) -> list[dict[str, Any]]:
     base = indicator(0)
     return [
@@ -202,5 +227,32 @@ def test_the_store_walks_one_objects_versions_by_cursor_and_counts_recalled_ones
         assert first[0].document is None  # recalled: handed over, so the caller counts it
         assert all(row.document is not None for row in first[1:] + rest)
         assert node.store.stix_versions_after(stix_id, seqs[-1], 10) == []
+    finally:
+        node.store.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_store_reads_by_creation_time_only_a_range_within_the_limit(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    node = make_node(store_url_for(backend, request, tmp_path)).node
+    try:
+        admin = next(user for user in node.store.users() if user.name == "admin")
+        label = parse_label(LABELS["green"], owner="USA")
+        items = [
+            Item(kind="indicator", label=label, topics=("cyber",), body=indicator(n))
+            for n in range(6)
+        ]
+        seqs = [visible.seq for visible in node.originate_many(items, admin)]
+        first = node.store.read_after(0, 1)[0].created
+        everything = node.store.read_created_since(first, 0, 6, "indicator")
+        assert everything is not None
+        assert [row.seq for row in everything] == seqs
+        assert node.store.read_created_since(first, 0, 5, "indicator") is None  # too many
+        later = node.store.read_created_since(first, seqs[3], 6, "indicator")
+        assert later is not None
+        assert [row.seq for row in later] == seqs[4:]
+        assert node.store.read_created_since(first, 0, 6, "track") == []
+        assert node.store.read_created_since("2999-01-01T00:00:00.000Z", 0, 0, "indicator") == []
     finally:
         node.store.close()

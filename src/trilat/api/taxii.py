@@ -513,36 +513,50 @@ class _Reader:
         # rows it returns); the topic, recalls and added_after are checked here on the
         # indexed columns, before any document is parsed, so that every row the store
         # examined is counted against the budget.
-        where = ItemFilter(kind="indicator")
         since = None if query.added_after is None else format_time(query.added_after)
-        found: list[_Shown] = []
-        cursor = query.after
         budget = _scan_budget(query.limit)
+        found: list[_Shown] = []
+        if since is not None:  # a poll for what is new: read it by time when it is little
+            recent = self.node.store.read_created_since(since, query.after, budget, "indicator")
+            if recent is not None:
+                full = self._take(recent, query, since, found)
+                return found, found[-1].seq if full else None
+        where = ItemFilter(kind="indicator")
+        cursor = query.after
         while budget > 0:
             # enough rows for the rest of the page and one more (to know if there is more)
             want = min(budget, _SCAN_BATCH, max(query.limit + 1 - len(found), 50))
             batch = self.node.store.read_after(cursor, want, where, include_recalled=True)
             budget -= len(batch)
-            eligible = [
-                row
-                for row in batch
-                if row.document is not None
-                and self._in_topic(row)
-                and (since is None or row.created >= since)
-            ]
-            by_seq = {s.seq: s for s in self.shown(eligible)}
-            if "all" not in query.versions:  # one look-up for the whole batch's versions
-                self.prefetch(str(s.stix.get("id")) for s in by_seq.values())
-            for stored in batch:
-                candidate = by_seq.get(stored.seq)
-                if candidate is not None and self.matches(candidate, query):
-                    if len(found) == query.limit:
-                        return found, found[-1].seq
-                    found.append(candidate)
-                cursor = stored.seq
+            if self._take(batch, query, since, found):
+                return found, found[-1].seq
             if len(batch) < want:
                 return found, None
+            cursor = batch[-1].seq
         return found, cursor
+
+    def _take(
+        self, batch: Sequence[StoredItem], query: _Query, since: str | None, found: list[_Shown]
+    ) -> bool:
+        """Append the objects of *batch* (in cursor order) that match *query* to *found*, up
+        to the limit; True when the page is full and one more match was seen."""
+        eligible = [
+            row
+            for row in batch
+            if row.document is not None
+            and self._in_topic(row)
+            and (since is None or row.created >= since)
+        ]
+        by_seq = {s.seq: s for s in self.shown(eligible)}
+        if "all" not in query.versions:  # one look-up for the whole batch's versions
+            self.prefetch(str(s.stix.get("id")) for s in by_seq.values())
+        for stored in eligible:
+            candidate = by_seq.get(stored.seq)
+            if candidate is not None and self.matches(candidate, query):
+                if len(found) == query.limit:
+                    return True
+                found.append(candidate)
+        return False
 
     def _page_versions(self, query: _Query) -> tuple[list[_Shown], int | None]:
         """``page`` for ``match[version]=all`` on named objects (and the versions endpoint):

@@ -367,6 +367,32 @@ class SqlStore:
         )
         return [_stored(row) for row in rows]
 
+    def read_created_since(
+        self, since: str, after: int, limit: int, kind: str
+    ) -> list[StoredItem] | None:
+        """The items of *kind* created at or after *since* with a cursor after *after*, in
+        cursor order, recalled ones included, when no more than *limit* items of any kind
+        were created at or after *since*; otherwise None. Examines at most *limit* + 1 rows
+        of the ``items (created)`` index, so a poll for what is new costs the same on a
+        collection of a million items as on an empty one."""
+        recent = self._query(
+            "SELECT seq FROM items WHERE created >= ? ORDER BY created LIMIT ?",
+            (since, limit + 1),
+        )
+        if len(recent) > limit:
+            return None
+        wanted = sorted(int(row[0]) for row in recent if int(row[0]) > after)
+        found: list[StoredItem] = []
+        for chunk in _chunks(wanted, 400):
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._query(
+                f"SELECT {_ITEM_COLUMNS} FROM items WHERE seq IN ({marks}) AND kind = ? "  # noqa: S608 - literals
+                "ORDER BY seq",
+                [*chunk, kind],
+            )
+            found.extend(_stored(row) for row in rows)
+        return found
+
     def _topics_under(self, topic: str) -> list[str]:
         """*topic* and every stored topic below it (``topic.…``), by a loose index scan of
         ``item_topics (topic, seq)``: one index probe per distinct topic."""

@@ -138,6 +138,13 @@ class Store(Protocol):
         with that id, in cursor order (every version of those objects)."""
         ...
 
+    def read_created_since(
+        self, since: str, after: int, limit: int, kind: str
+    ) -> list[StoredItem] | None:
+        """Items of *kind* created at or after *since* (cursor > *after*, recalled ones
+        included) when at most *limit* items were created since then, else None; bounded."""
+        ...
+
     def stix_versions_after(self, stix_id: str, after: int, limit: int) -> list[StoredItem]:
         """Up to *limit* items of STIX object *stix_id* after cursor *after*, recalled ones
         included, in cursor order; examines at most *limit* rows."""

@@ -46,6 +46,11 @@ VENVS = Path(os.environ.get("TRILAT_PEER_VENVS", "/tmp/peer-bench/venvs"))  # no
 TRILAT = str(Path(sys.executable).with_name("trilat"))
 POST_COLLECTION = collection_for("exercise")
 PAGE_COLLECTION = collection_for("cyber")
+GREEN = "UNCLASSIFIED//TLP:GREEN"
+MOSTLY_DENIED = (
+    ("SECRET//REL TO USA, JPN",) + ("SECRET//NOFORN",) * 10 + ("SECRET//REL TO USA, KOR",) * 9
+)
+"""One object in 20 released to Japan: what a JPN liaison officer pages through."""
 
 
 class Process:
@@ -108,17 +113,21 @@ def stix_indicator(number: int) -> dict[str, Any]:
     }
 
 
-def load_direct(directory: Path, count: int, batch: int = 2000) -> float:
-    """Seal *count* TLP:GREEN indicator items into the node's store (one audit leaf each,
-    *batch* per transaction), as a node would; returns the seconds it took."""
+def load_direct(
+    directory: Path, count: int, batch: int = 2000, labels: tuple[str, ...] = (GREEN,)
+) -> float:
+    """Seal *count* indicator items into the node's store (one audit leaf each, *batch* per
+    transaction), as a node would, item *n* labelled ``labels[n % len(labels)]``; returns
+    the seconds it took."""
     node = build_node(load_settings(directory))
-    label = parse_label("UNCLASSIFIED//TLP:GREEN", owner="USA")
+    parsed = [parse_label(text, owner="USA") for text in labels]
     started = time.perf_counter()
     try:
         for start in range(0, count, batch):
             rows = []
             for number in range(start, min(count, start + batch)):
                 now = node.clock.now()
+                label = parsed[number % len(parsed)]
                 item = Item(kind="indicator", label=label, topics=("cyber",),
                             body=stix_indicator(number))  # fmt: skip
                 envelope = seal(
@@ -143,6 +152,7 @@ def page_through(url: str, token: str, expected: int, limit: int, max_pages: int
     seen: set[str] = set()
     params: dict[str, Any] = {"limit": limit}
     more = True
+    short = 0  # pages that stopped at the scan budget before the limit
     with httpx.Client(headers=headers, timeout=600) as client:
         while more and len(latencies) < max_pages:
             started = time.perf_counter()
@@ -150,8 +160,10 @@ def page_through(url: str, token: str, expected: int, limit: int, max_pages: int
             latencies.append(time.perf_counter() - started)
             response.raise_for_status()
             document = response.json()
-            seen.update(obj["id"] for obj in document.get("objects", []))
+            objects = document.get("objects", [])
+            seen.update(obj["id"] for obj in objects)
             more = bool(document.get("more"))
+            short += more and len(objects) < limit
             if more:
                 params = {"limit": limit, "next": document["next"]}
     later = sorted(latencies[1:]) or [0.0]
@@ -163,28 +175,48 @@ def page_through(url: str, token: str, expected: int, limit: int, max_pages: int
         "p50_ms": statistics.median(later) * 1000,
         "p99_ms": later[min(len(later) - 1, int(len(later) * 0.99))] * 1000,
         "max_ms": later[-1] * 1000,
+        "short_pages": short,
     }
 
 
-def direct_paging(count: int, limit: int, max_pages: int, work: Path) -> None:
-    directory = work / f"direct-{count}"
+def direct_paging(
+    count: int, limit: int, max_pages: int, work: Path, *, denied: bool = False
+) -> None:
+    """Page *count* objects loaded straight into a fresh node's store, as its admin; with
+    *denied*, as a JPN liaison officer who may see one object in 20 (MOSTLY_DENIED)."""
+    directory = work / f"direct-{count}{'-denied' if denied else ''}"
     token = init_node(directory)
-    seconds = load_direct(directory, count)
+    labels = MOSTLY_DENIED if denied else (GREEN,)
+    seconds = load_direct(directory, count, labels=labels)
     print(f"loaded {count:,} sealed indicator items into the store in {seconds:.1f} s "
           f"({count / seconds:,.0f}/s, one audit leaf each)")  # fmt: skip
+    expected = count
+    who = "admin"
+    if denied:
+        added = subprocess.run(
+            [TRILAT, "user", "add", str(directory), "--name", "kenji", "--nationality", "JPN",
+             "--clearance", "SECRET", "--role", "liaison", "--json"],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        token = json.loads(added.stdout)["token"]
+        expected = len(range(0, count, len(MOSTLY_DENIED)))
+        who = f"a JPN user who may see {expected:,} of them"
     server, url = serve_node(directory)
     try:
         objects = f"{url}{API_ROOT}collections/{PAGE_COLLECTION.id}/objects/"
-        result = page_through(objects, token, count, limit, max_pages)
+        result = page_through(objects, token, expected, limit, max_pages)
         scope = "all" if result["complete"] else f"first {result['pages']} pages"
         print(
-            f"trilat paging at {count:,} objects (limit {limit}, {scope}): first page "
+            f"trilat paging at {count:,} objects as {who} (limit {limit}, {scope}): first page "
             f"{result['first_ms']:.1f} ms, then p50 "
             f"{result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, max "
             f"{result['max_ms']:.1f} ms per page; target < 50 ms"
         )
+        if denied:
+            print(f"  {result['objects']:,} objects in {result['pages']} pages, "
+                  f"{result['short_pages']} of them short (scan budget reached)")  # fmt: skip
         if count > limit * max_pages:  # and deep in the collection: jump near the end
-            deep = page_through(objects, token, count, limit, 20)
+            deep = page_through(objects, token, expected, limit, 20)
             print(f"  (repeat of the first 20 pages, caches warm: p50 {deep['p50_ms']:.1f} ms, "
                   f"first {deep['first_ms']:.1f} ms)")  # fmt: skip
     finally:
@@ -281,8 +313,10 @@ def main() -> None:
             harness(work, args)
         print()
         direct_paging(10_000, 100, 200, work)
+        direct_paging(10_000, 100, 200, work, denied=True)
         if args.soak:
             direct_paging(1_000_000, 100, 200, work)
+            direct_paging(1_000_000, 100, 200, work, denied=True)
 
 
 if __name__ == "__main__":

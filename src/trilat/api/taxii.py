@@ -102,8 +102,8 @@ _STATUS_DETAILS: Final = 200_000  # per-object entries kept across status resour
 ANSWER_WITHIN: Final = 2.0
 """Seconds a POST waits for its add to complete before answering with a pending status."""
 _SCAN_BATCH: Final = 500
-_SCAN_PER_OBJECT: Final = 5
-_SCAN_FLOOR: Final = 500
+_SCAN_PER_OBJECT: Final = 3
+_SCAN_FLOOR: Final = 300
 
 
 def _scan_budget(limit: int) -> int:

@@ -189,7 +189,6 @@ def serve(
     sock.listen(2048)  # clients may connect as soon as the URL is printed; they queue
     bound = sock.getsockname()
     url = f"http://{host}:{bound[1]}"
-    print(f"listening on {url}", flush=True)
     config = uvicorn.Config(
         app,
         log_level=log_level,
@@ -204,6 +203,7 @@ def serve(
     # the TAXII page latency outliers).
     gc.collect()
     gc.freeze()
+    print(f"listening on {url}", flush=True)
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

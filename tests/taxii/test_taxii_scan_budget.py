@@ -86,6 +86,15 @@ def test_a_user_who_may_see_little_gets_short_pages_and_every_released_object(
     assert any(page == [] for page in pages[:-1])
 
 
+def test_a_postgres_node_pages_a_mostly_hidden_collection_within_the_budget(
+    taxii_postgres: TaxiiNode,
+) -> None:
+    released = _mostly_hidden(taxii_postgres)
+    pages = _walk(taxii_postgres, "kenji", taxii_postgres.collection_url() + "objects/", "objects")
+    assert [obj["id"] for page in pages for obj in page] == released
+    assert len(pages) >= HIDDEN // BUDGET + 1
+
+
 def test_the_manifest_of_a_mostly_hidden_collection_is_paged_within_the_budget(
     taxii: TaxiiNode,
 ) -> None:

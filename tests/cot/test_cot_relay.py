@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import socket
 import ssl
@@ -596,6 +597,34 @@ def test_two_relays_linked_both_ways_deliver_each_event_once() -> None:
             await client.close()
         await east.server.close()
         await west.server.close()
+
+    run(scenario())
+
+
+def test_closing_the_relay_closes_every_socket_even_unread_or_unauthenticated_ones() -> None:
+    async def scenario() -> None:
+        relay = await start_relay(
+            {"ops": ("UNCLASSIFIED", CLEARED), "tok": ("UNCLASSIFIED", None)},
+            transport_buffer_bytes=16 * 1024,
+            socket_send_buffer=16 * 1024,
+        )
+        slow = await _slow_reader(relay.ports["ops"])
+        _, publisher = await raw_connect(relay.ports["ops"])
+        waiting_reader, waiting = await raw_connect(relay.ports["tok"])  # never sends <auth>
+        await clients_connected(relay.server, 2)
+        padding = ET.Element("remarks")
+        padding.text = "x" * 2000
+        for number in range(200):  # far more than the slow reader's buffers hold
+            publisher.write(position(f"fill-{number}", extra=padding))
+        await publisher.drain()
+        await until(lambda: relay.server.stats.accepted >= 200, "the relay to read them all")
+        await asyncio.wait_for(relay.server.close(), 10)
+        assert relay.server._open == set()
+        assert await asyncio.wait_for(waiting_reader.read(), 5) == b""  # not its auth timeout
+        for writer in (slow, publisher, waiting):
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
 
     run(scenario())
 

@@ -266,9 +266,10 @@ class TcpFeedClient:
     async def _session(self) -> int:
         """One connection: returns how many bytes it delivered (0 if it never connected)."""
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), timeout=self._connect_timeout
-            )
+            # asyncio.timeout, not wait_for: a cancellation that meets a completed connect
+            # must not drop the connection unclosed
+            async with asyncio.timeout(self._connect_timeout):
+                reader, writer = await asyncio.open_connection(self.host, self.port)
         except (OSError, TimeoutError) as exc:
             self.stats.failed_connections += 1
             _log.warning(

@@ -112,6 +112,7 @@ _LABEL_CACHE_SIZE = 256
 _MAX_REACHABLE = 4096
 _MAX_CLAIMS = 65_536  # callsigns and uids bound to authenticated identities
 _SLICE_BYTES = 64 * 1024  # a large read is relayed in slices of this size
+_CLOSE_GRACE = 1.0  # seconds a closing relay waits for connections to flush
 _RELAYED_KEPT = 65_536  # relayed events remembered to drop a second copy
 _MAX_LABELS = 4096  # distinct labels interned before the table is started again
 _LOG_EVERY = 5.0  # seconds between two refusal warnings for one connection
@@ -281,6 +282,7 @@ class _Connection(asyncio.Protocol, Generic[V]):
         if not isinstance(transport, asyncio.Transport):  # pragma: no cover - streams only
             raise TypeError("CoT connections need a stream transport")
         self.transport = transport
+        self.server._open.add(self)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.peer = (str(peer[0]), int(peer[1]))
@@ -322,6 +324,7 @@ class _Connection(asyncio.Protocol, Generic[V]):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.server._open.discard(self)
         if self._auth_timer is not None:
             self._auth_timer.cancel()
         self.server._remove(self)
@@ -620,6 +623,7 @@ class CotServer(Generic[V]):
         self._closed_garbage = 0
         self._claims: dict[str, object] = {}
         self._relayed: dict[tuple[str, str, datetime], None] = {}  # recent relayed events
+        self._open: set[_Connection[V]] = set()  # every connection not yet lost
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -706,8 +710,19 @@ class CotServer(Generic[V]):
         self._links.clear()
         for server in self._servers:
             server.close()
-        for connection in list(self._connections):
+        for connection in list(self._open):  # admitted or still authenticating
             connection.close()
+        # a connection closes once its queued output is written: give slow readers a moment,
+        # then drop what they have not taken, so that no socket outlives the relay
+        deadline = time.monotonic() + _CLOSE_GRACE
+        while self._open and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for connection in list(self._open):
+            connection.abort()
+        for _ in range(3):  # the transports close their sockets on the next loop iterations
+            if not self._open:
+                break
+            await asyncio.sleep(0)
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()

@@ -103,10 +103,10 @@ def _freeze(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is int or kind is float or kind is bool or value is None:
         return value  # the common leaves, without the abstract-class checks below
-    if isinstance(value, Mapping):
+    if kind is dict or kind is MappingProxyType or isinstance(value, Mapping):
         return MappingProxyType({key: _freeze(element) for key, element in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(element) for element in value)
+    if kind is list or kind is tuple or isinstance(value, list | tuple):
+        return tuple([_freeze(element) for element in value])
     return value
 
 
@@ -115,9 +115,9 @@ def _thaw(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is int or kind is float or kind is bool or value is None:
         return value
-    if isinstance(value, Mapping):
+    if kind is MappingProxyType or kind is dict or isinstance(value, Mapping):
         return {key: _thaw(element) for key, element in value.items()}
-    if isinstance(value, tuple | list):
+    if kind is tuple or kind is list or isinstance(value, tuple | list):
         return [_thaw(element) for element in value]
     return value
 
@@ -337,6 +337,79 @@ def _check_body(value: object) -> Mapping[str, Any]:
     return value
 
 
+class _NotJson(Exception):
+    """A value canonical JSON cannot carry; the path is collected on the way out."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.steps: list[str] = []
+
+
+def _plain_json(value: Any) -> Any:
+    """``_thaw(value)``, refusing what ``_check_json`` refuses (one walk for both)."""
+    kind = type(value)
+    if kind is str:
+        if _SURROGATE.search(value):
+            raise _NotJson("lone surrogate in text")
+        return value
+    if kind is int and -_EXACT_INTEGER <= value <= _EXACT_INTEGER:
+        return value
+    if kind is float and math.isfinite(value):
+        return value
+    if kind is MappingProxyType or kind is dict or isinstance(value, Mapping):
+        plain: dict[str, Any] = {}
+        for key, element in value.items():
+            if type(key) is not str and not isinstance(key, str):
+                raise _NotJson(f"object key is {type(key).__name__}, not a string")
+            if _SURROGATE.search(key):
+                raise _NotJson("lone surrogate in an object key")
+            try:
+                plain[key] = _plain_json(element)
+            except _NotJson as exc:
+                exc.steps.append(f".{key}")
+                raise
+        return plain
+    if kind is tuple or kind is list or isinstance(value, list | tuple):
+        items: list[Any] = []
+        for i, element in enumerate(value):
+            try:
+                items.append(_plain_json(element))
+            except _NotJson as exc:
+                exc.steps.append(f"[{i}]")
+                raise
+        return items
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            raise _NotJson("lone surrogate in text")
+        return value
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        try:
+            canonical_json(value)
+        except ValueError:
+            raise _NotJson("integer that no IEEE 754 double stands for") from None
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _NotJson("NaN or infinity")
+        return value
+    raise _NotJson(f"not a JSON value: {type(value).__name__}")
+
+
+def _plain_body(value: object) -> dict[str, Any]:
+    """The body as plain JSON data (what is signed), refusing what ``_check_body`` refuses
+    with the same message."""
+    if not isinstance(value, Mapping):
+        raise _fail("body", f"expected an object, got {type(value).__name__}")
+    try:
+        plain: dict[str, Any] = _plain_json(value)
+    except _NotJson as exc:
+        raise _fail("body" + "".join(reversed(exc.steps)), exc.reason) from None
+    return plain
+
+
 def _owned_label(label: Label, originator: Originator) -> Label:
     if label.owner is None or label.owner == originator.nation:
         return parse_label(format_banner(label), owner=originator.nation)
@@ -362,22 +435,33 @@ def seal(
     """
     created = _to_millisecond(at)
     originator = _check_originator(originator)
-    sealed = Envelope(
-        id=_check_id("id", item_id) if item_id is not None else new_item_id(created),
-        kind=_check_kind(item.kind),
-        originator=originator,
-        created=created,
-        label=_owned_label(item.label, originator),
-        topics=_check_topics(item.topics),
-        recipients=_check_nations("recipients", item.recipients),
-        refs=_check_ids("refs", item.refs),
-        supersedes=None if item.supersedes is None else _check_id("supersedes", item.supersedes),
-        body=_check_body(item.body),
-        sig=b"",
-    )
+    # The item's body is already deeply frozen (Item froze it), so the envelope takes it as
+    # it is rather than freezing a second copy; one walk over it then checks that it is JSON
+    # and yields the plain data that is encoded and signed.
+    sealed = object.__new__(Envelope)
+    for name, value in (
+        ("id", _check_id("id", item_id) if item_id is not None else new_item_id(created)),
+        ("kind", _check_kind(item.kind)),
+        ("originator", originator),
+        ("created", created),
+        ("label", _owned_label(item.label, originator)),
+        ("topics", _check_topics(item.topics)),
+        ("recipients", _check_nations("recipients", item.recipients)),
+        ("refs", _check_ids("refs", item.refs)),
+        (
+            "supersedes",
+            None if item.supersedes is None else _check_id("supersedes", item.supersedes),
+        ),
+        ("body", item.body),
+        ("sig", b""),
+    ):
+        object.__setattr__(sealed, name, value)
+    plain = _plain_body(item.body)
+    message = canonical_json(_unsigned_document(sealed, plain))
+    object.__setattr__(sealed, "_signing", message)
     # The signature goes in place once made: the envelope is not seen before that, and
     # its cached signing bytes (which never include sig) stay valid.
-    object.__setattr__(sealed, "sig", _crypto.sign(private_key, signing_bytes(sealed)))
+    object.__setattr__(sealed, "sig", _crypto.sign(private_key, message))
     return sealed
 
 
@@ -399,7 +483,7 @@ def verify(envelope: Envelope, public_key: bytes) -> None:
 # --- the wire document --------------------------------------------------------------------
 
 
-def _unsigned_document(envelope: Envelope) -> dict[str, Any]:
+def _unsigned_document(envelope: Envelope, body: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "id": envelope.id,
         "kind": envelope.kind,
@@ -410,7 +494,7 @@ def _unsigned_document(envelope: Envelope) -> dict[str, Any]:
         "recipients": list(envelope.recipients),
         "refs": list(envelope.refs),
         "supersedes": envelope.supersedes,
-        "body": _thaw(envelope.body),
+        "body": _thaw(envelope.body) if body is None else body,
     }
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "TLP_EXTENSION_ID",
     "TLP_MARKING_IDS",
     "TRILAT_IDENTITY_ID",
+    "MarkingReader",
     "check_stix",
     "check_stix_all",
     "envelope_to_stix",
@@ -563,13 +564,76 @@ def check_stix(obj: Mapping[str, Any]) -> None:
         raise DecodeError(f"STIX object {identifier[:80]} is not valid STIX 2.1: {exc}") from exc
 
 
+_MARKING_KEYS: Final = frozenset({"object_marking_refs", "granular_markings"})
+_SHARED_LABELS: Final[dict[tuple[Any, ...], Label]] = {}
+_SHARED_CAPACITY: Final = 1024
+
+
+def _fingerprint(definition: Mapping[str, Any] | None) -> str | None:
+    """The content of a marking definition as text (None when the bundle gives none)."""
+    if definition is None:
+        return None
+    return json.dumps(_thaw(definition), sort_keys=True, ensure_ascii=False)
+
+
+@lru_cache(maxsize=4096)
+def _owned(label: Label, owner: str) -> Label:
+    return parse_label(format_banner(label), owner=owner)
+
+
+class MarkingReader:
+    """``label_of`` for the objects of one bundle or envelope, reading each distinct set of
+    object-level markings once.
+
+    An object without granular markings whose ``object_marking_refs`` are the same as an
+    earlier object's gets the label read for that one; the same references with the same
+    definitions (compared by content) reuse a label read for an earlier reader. What is cached
+    is a function of the references and their definitions alone, and only labels are cached:
+    an object whose markings are refused is read, and refused, on its own.
+    """
+
+    def __init__(
+        self, definitions: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]]
+    ) -> None:
+        self.definitions = _definitions(definitions)
+        self._labels: dict[tuple[str, ...], Label] = {}
+
+    def label(self, obj: Mapping[str, Any]) -> Label:
+        """``label_of(obj, definitions)``."""
+        refs = obj.get("object_marking_refs")
+        if obj.get("granular_markings") or type(refs) is not list or not refs:
+            return label_of(obj, self.definitions)
+        if not all(type(reference) is str for reference in refs):
+            return label_of(obj, self.definitions)
+        key = tuple(refs)
+        found = self._labels.get(key)
+        if found is not None:
+            return found
+        try:
+            shared: tuple[Any, ...] = (
+                key,
+                tuple(_fingerprint(self.definitions.get(r)) for r in key),
+            )
+        except (TypeError, ValueError):  # a definition that is not JSON: read it every time
+            return label_of(obj, self.definitions)
+        found = _SHARED_LABELS.get(shared)
+        if found is None:
+            found = label_of(obj, self.definitions)
+            if len(_SHARED_LABELS) >= _SHARED_CAPACITY:
+                _SHARED_LABELS.clear()
+            _SHARED_LABELS[shared] = found
+        self._labels[key] = found
+        return found
+
+
 def item_from_stix(
     obj: Mapping[str, Any],
-    definitions: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]],
+    definitions: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]] | MarkingReader,
     *,
     topics: tuple[str, ...] = ("cyber",),
     recipients: tuple[str, ...] = (),
     checked: bool = False,
+    owner: str | None = None,
 ) -> Item:
     """An ``indicator`` item for a STIX 2.1 object, labelled from its markings (fail closed).
 
@@ -577,17 +641,26 @@ def item_from_stix(
     pass ``checked=True`` only for an object that ``check_stix`` has just accepted (a
     caller that validates in worker processes). The body is the object without its
     markings: the item's label replaces them, as the roll-up of object-level and granular
-    markings. The label's owner, if the markings name one, must be the sealing node's
-    nation (``seal`` checks it).
+    markings. *definitions* may be a ``MarkingReader`` shared by the objects of one bundle.
+
+    The label's owner, if the markings name one, must be the sealing node's nation: with
+    *owner* (that nation) given, another owner is refused here (DecodeError) and the label
+    is owned by *owner*; without it, ``seal`` checks it.
     """
     if not checked:
         check_stix(obj)
-    label = label_of(obj, definitions)
-    body = {
-        key: _thaw(value)
-        for key, value in obj.items()
-        if key not in ("object_marking_refs", "granular_markings")
-    }
+    if isinstance(definitions, MarkingReader):
+        label = definitions.label(obj)
+    else:
+        label = label_of(obj, definitions)
+    if owner is not None:
+        if label.owner is not None and label.owner != owner:
+            raise DecodeError(
+                f"STIX markings: the label is owned by {label.owner}; "
+                f"this node originates only {owner}"
+            )
+        label = _owned(label, owner)
+    body = {key: value for key, value in obj.items() if key not in _MARKING_KEYS}
     return Item(kind="indicator", label=label, topics=topics, body=body, recipients=recipients)
 
 

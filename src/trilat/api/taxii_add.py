@@ -4,13 +4,16 @@ A POST is answered with its status resource (TAXII 2.1 §4.3.1) as soon as the w
 or after a short wait, whichever comes first; the work goes on in the background and the
 resource moves from ``pending`` to ``complete`` with one success or failure per object.
 
-Each object is parsed once: the envelope's JSON once, then ``adapters.stix.check_stix``
-(the ``stix2`` checks, with pattern validation cached by pattern text) in a pool of worker
-processes, one per core, when the envelope is large (the GIL would serialise threads), or
-inline when it is small; then the label is read from the markings (fail closed) and the
-accepted objects are sealed and committed with their ``accept`` audit leaves in one
-transaction by ``Node.originate_many``. Nothing is stored half-way: an object is either
-committed with its audit leaf or reported as a failure.
+Each object is parsed once: the envelope's JSON once, then checked as STIX 2.1. Objects of
+the common types in plain form are checked inline by the fast check
+(``adapters._stix_check``, which accepts only what ``stix2`` accepts); the others go through
+``adapters.stix.check_stix`` (the ``stix2`` checks, with pattern validation cached by pattern
+text), in a pool of worker processes, one per core, when there are many of them (the GIL
+would serialise threads), or inline when they are few. Then the label is read from the
+markings (fail closed; each distinct set of markings once per envelope, through a
+``MarkingReader``) and the accepted objects are sealed and committed with their ``accept``
+audit leaves in one transaction by ``Node.originate_many``. Nothing is stored half-way: an
+object is either committed with its audit leaf or reported as a failure.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from trilat.adapters._stix_check import certainly_valid
 from trilat.adapters.stix import (
     LABEL_EXTENSION_ID,
     TRILAT_IDENTITY_ID,
+    MarkingReader,
     check_stix_all,
     item_from_stix,
 )
@@ -40,7 +45,7 @@ from trilat.api.node import Node
 from trilat.api.problems import Problem
 from trilat.core.errors import DecodeError, LabelError, StoreError, TrilatError
 from trilat.core.items import Item
-from trilat.core.labels import format_banner, parse_label
+from trilat.core.labels import format_banner
 from trilat.kinds import parse_body
 from trilat.store import User
 
@@ -180,8 +185,9 @@ def _end_with(server: int) -> None:
 
 
 class Validator:
-    """``check_stix`` over many objects: inline below *threshold*, else in chunks on a pool of
-    *workers* processes (created on first use, shared by every caller)."""
+    """``check_stix`` over many objects: the fast check inline; the objects it leaves to
+    ``stix2`` inline below *threshold*, else in chunks on a pool of *workers* processes
+    (started the first time such objects come, shared by every caller)."""
 
     def __init__(self, workers: int | None = None, threshold: int = POOL_THRESHOLD) -> None:
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
@@ -234,9 +240,23 @@ class Validator:
         return self._ready.wait(timeout)
 
     def check(self, objects: Sequence[dict[str, Any]]) -> list[str | None]:
-        """None for each valid object, else the reason it is not valid STIX 2.1."""
+        """None for each valid object, else the reason it is not valid STIX 2.1.
+
+        Objects the fast check vouches for (``certainly_valid``: common types in plain
+        form) are done here; only the others go through ``stix2``, in the pool when they
+        are many.
+        """
+        errors: list[str | None] = [None] * len(objects)
+        slow = [i for i, obj in enumerate(objects) if not certainly_valid(obj)]
+        if slow:
+            found = self._check_fully([objects[i] for i in slow])
+            for i, error in zip(slow, found, strict=True):
+                errors[i] = error
+        return errors
+
+    def _check_fully(self, objects: Sequence[dict[str, Any]]) -> list[str | None]:
         if len(objects) < self.threshold or self.workers < 2 or self.failed:
-            self.warm_up()  # whoever adds one object is a feed that may soon add many
+            self.warm_up()  # whoever sends such objects may soon send many
             return check_stix_all(objects)
         pool = self._executor()
         if pool is None:
@@ -327,13 +347,15 @@ class Adder:
         node = self.node
         successes: list[dict[str, str]] = []
         failures: list[dict[str, str]] = []
-        definitions = {
-            obj["id"]: obj
-            for obj in objects
-            if isinstance(obj, dict)
-            and obj.get("type") == "marking-definition"
-            and isinstance(obj.get("id"), str)
-        }
+        definitions = MarkingReader(
+            {
+                obj["id"]: obj
+                for obj in objects
+                if isinstance(obj, dict)
+                and obj.get("type") == "marking-definition"
+                and isinstance(obj.get("id"), str)
+            }
+        )
         to_check: list[dict[str, Any]] = []
         for position, obj in enumerate(objects):
             if not isinstance(obj, dict):
@@ -375,21 +397,12 @@ class Adder:
             successes.extend(detail_of(c.obj) for c in candidates)
         return successes, failures
 
-    def _item(
-        self, topic: str, user: User, obj: dict[str, Any], definitions: dict[str, Any]
-    ) -> Item:
-        node = self.node
-        item = item_from_stix(obj, definitions, topics=(topic,), checked=True)
-        owner = item.label.owner
-        if owner is not None and owner != node.nation:
-            raise _Refused(
-                f"the label is owned by {owner}; this node originates only {node.nation}"
-            )
-        label = parse_label(format_banner(item.label), owner=node.nation)
-        if user.clearance < label.classification:
-            raise _Refused(f"the user is not cleared to originate {format_banner(label)}")
+    def _item(self, topic: str, user: User, obj: dict[str, Any], markings: MarkingReader) -> Item:
+        item = item_from_stix(obj, markings, topics=(topic,), checked=True, owner=self.node.nation)
+        if user.clearance < item.label.classification:
+            raise _Refused(f"the user is not cleared to originate {format_banner(item.label)}")
         parse_body("indicator", item.body)
-        return Item(kind="indicator", label=label, topics=item.topics, body=item.body)
+        return item
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

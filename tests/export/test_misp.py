@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from typing import Any
 
 import pytest
 
 from tests.export.conftest import Seal
-from trilat.adapters.misp import misp_event, misp_tags
+from trilat.adapters.misp import misp_event, misp_indicators, misp_tags
+from trilat.adapters.stix import check_stix
 from trilat.core.errors import DecodeError
-from trilat.core.labels import parse_label
+from trilat.core.labels import Tlp, parse_label
 
 
 def _indicator(pattern: str) -> dict[str, Any]:
@@ -163,3 +165,51 @@ def test_nothing_to_export_or_no_info_is_refused(sealed: Seal) -> None:
         misp_event([], info="x")
     with pytest.raises(DecodeError, match="info"):
         misp_event([sealed("report", "UNCLASSIFIED", {"text": "a"})], info=" ")
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "[ipv4-addr:value = '198.51.100.7']",
+        "[domain-name:value = 'evil.example']",
+        "[url:value = 'http://evil.example/a?b=\\'c\\'']",
+        f"[file:hashes.'SHA-256' = '{'ab' * 32}']",
+    ],
+)
+def test_an_exported_indicator_comes_back_in_as_the_same_pattern_with_its_tlp(
+    sealed: Seal, pattern: str
+) -> None:
+    envelope = sealed(
+        "indicator", "UNCLASSIFIED//TLP:AMBER", _indicator(pattern), topics=("cyber",)
+    )
+    (back,) = misp_indicators(json.loads(json.dumps(misp_event([envelope], info="round trip"))))
+    assert back.body["pattern"] == pattern
+    assert back.body["id"] == f"indicator--{envelope.id}"
+    assert back.body["created"] == "2023-12-19T09:30:15.000Z"
+    assert back.tlp is Tlp.AMBER
+    check_stix(back.body)
+
+
+@pytest.mark.parametrize(
+    ("event", "named"),
+    [
+        ({"Attribute": []}, "not an event"),
+        ({"Event": {"Attribute": []}}, "no attributes"),
+        ({"Event": {"Attribute": [{"type": "text", "value": "x"}]}}, "Attribute[0]"),
+        ({"Event": {"Attribute": [{"type": "md5", "value": ""}]}}, "no value"),
+        (
+            {"Event": {"Tag": [{"name": "tlp:purple"}], "Attribute": []}},
+            "unknown TLP tag",
+        ),
+        (
+            {"Event": {"Attribute": [{"type": "url", "value": "x", "timestamp": "9" * 30}]}},
+            "not a time",
+        ),
+        ({"Event": {"Object": ["x"]}}, "Object[0]"),
+    ],
+)
+def test_a_misp_event_that_cannot_be_read_is_refused_naming_the_place(
+    event: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(DecodeError, match=re.escape(named)):
+        misp_indicators(event)

@@ -1,6 +1,7 @@
-"""MISP export: released envelopes as one MISP event (MISP core format JSON).
+"""MISP events out and in (MISP core format JSON).
 
-Each envelope becomes MISP attributes or objects, whose ``uuid`` is the item id:
+Out (``misp_event``): released envelopes as one MISP event. Each envelope becomes MISP
+attributes or objects, whose ``uuid`` is the item id:
 
 * an ``indicator`` item (a STIX 2.1 indicator body): one attribute typed from its pattern
   when the pattern is a single comparison trilat recognises (``ip-dst``, ``domain``,
@@ -19,6 +20,10 @@ redistribute it (MISP's own sharing groups enforce nothing about REL TO).
 
 Takes envelopes the caller has already released; never decides releasability. Pure:
 returns a dict (``json.dumps`` writes it).
+
+In (``misp_indicators``): the attributes of a MISP event that name an observable, as STIX
+2.1 indicators with the TLP their tags carry. It assigns no label: the importer gives one,
+which must cover those TLPs.
 """
 
 from __future__ import annotations
@@ -27,16 +32,18 @@ import calendar
 import hashlib
 import re
 import uuid
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from trilat.adapters._export import geometry_of, name_of, overall_label, text_of
+from trilat.core.clock import format_time
 from trilat.core.errors import DecodeError
 from trilat.core.items import Envelope
-from trilat.core.labels import Label, format_banner, format_portion, ordered_codes
+from trilat.core.labels import Label, Tlp, format_banner, format_portion, ordered_codes
 
-__all__ = ["misp_event", "misp_tags"]
+__all__ = ["MispIndicator", "misp_event", "misp_indicators", "misp_tags"]
 
 _ORGANISATION_ONLY: Final = "0"
 _THREAT_LEVEL_UNDEFINED: Final = "4"
@@ -215,3 +222,124 @@ def misp_event(
         "Object": objects,
     }
     return {"Event": event}
+
+
+# --- in: MISP event → STIX 2.1 indicators -------------------------------------------------------
+
+_MISP_NAMESPACE: Final = uuid.UUID("9f0e8a52-2f4c-4d8e-b7a5-3c1f6e2d8b47")
+# MISP attribute type → STIX 2.1 object path of a one-comparison indicator pattern
+_MISP_PATTERNS: Final[dict[str, str]] = {
+    "ip-dst": "ipv4-addr:value",
+    "ip-src": "ipv4-addr:value",
+    "domain": "domain-name:value",
+    "hostname": "domain-name:value",
+    "url": "url:value",
+    "email-src": "email-addr:value",
+    "email-dst": "email-addr:value",
+    "filename": "file:name",
+    "md5": "file:hashes.MD5",
+    "sha1": "file:hashes.'SHA-1'",
+    "sha256": "file:hashes.'SHA-256'",
+    "sha512": "file:hashes.'SHA-512'",
+}
+_MISP_TLP: Final[dict[str, Tlp]] = {
+    "tlp:clear": Tlp.CLEAR,
+    "tlp:white": Tlp.CLEAR,
+    "tlp:green": Tlp.GREEN,
+    "tlp:amber": Tlp.AMBER,
+    "tlp:amber+strict": Tlp.AMBER_STRICT,
+    "tlp:red": Tlp.RED,
+}
+_TLP_ORDER: Final = (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED)
+
+
+@dataclass(frozen=True, slots=True)
+class MispIndicator:
+    """One MISP attribute as a STIX 2.1 indicator: where it was, the unmarked STIX body, and
+    the most restrictive TLP of its own and its event's tags (None when untagged)."""
+
+    where: str
+    body: dict[str, Any]
+    tlp: Tlp | None
+
+
+def _misp_time(value: Any, where: str) -> str:
+    try:
+        seconds = int(str(value))
+        return format_time(datetime.fromtimestamp(seconds, UTC))
+    except (ValueError, OverflowError, OSError):
+        raise DecodeError(f"{where}: MISP timestamp is not a time: {str(value)[:40]!r}") from None
+
+
+def _misp_tlp(tags: Any, where: str) -> Tlp | None:
+    """The most restrictive TLP among MISP *tags*; an unknown ``tlp:`` tag is an error."""
+    found = []
+    for tag in tags or ():
+        name = str(tag.get("name", "")).strip().lower() if isinstance(tag, Mapping) else ""
+        if name in _MISP_TLP:
+            found.append(_MISP_TLP[name])
+        elif name.startswith("tlp:"):
+            raise DecodeError(f"{where}: unknown TLP tag {name[:40]!r}")
+    return max(found, key=_TLP_ORDER.index) if found else None
+
+
+def _misp_attributes(event: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    for position, attribute in enumerate(event.get("Attribute") or ()):
+        yield f"Attribute[{position}]", attribute
+    for index, obj in enumerate(event.get("Object") or ()):
+        if not isinstance(obj, Mapping):
+            raise DecodeError(f"Object[{index}] is not a JSON object")
+        for position, attribute in enumerate(obj.get("Attribute") or ()):
+            yield f"Object[{index}].Attribute[{position}]", attribute
+
+
+def _pattern_value(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def misp_indicators(document: Any) -> list[MispIndicator]:
+    """The attributes of a MISP event (``{"Event": {...}}``) that name an observable, as
+    STIX 2.1 indicators (not yet validated by ``stix2``: the caller checks them).
+
+    An attribute of another type (free text, geolocation…) fails the whole event, naming
+    it: nothing is silently dropped. The indicator id is the attribute's uuid, or a UUIDv5
+    of its type and value when it has none.
+    """
+    event = document.get("Event") if isinstance(document, Mapping) else None
+    if not isinstance(event, Mapping):
+        raise DecodeError("the MISP file is not an event ({'Event': {...}})")
+    event_tlp = _misp_tlp(event.get("Tag"), "Event")
+    indicators = []
+    for where, attribute in _misp_attributes(event):
+        if not isinstance(attribute, Mapping):
+            raise DecodeError(f"{where} is not a JSON object")
+        kind, value = str(attribute.get("type")), attribute.get("value")
+        if kind not in _MISP_PATTERNS:
+            raise DecodeError(f"{where}: MISP type {kind[:40]!r} has no STIX indicator pattern")
+        if not isinstance(value, str) or not value:
+            raise DecodeError(f"{where}: no value")
+        tlps = [t for t in (event_tlp, _misp_tlp(attribute.get("Tag"), where)) if t is not None]
+        when = _misp_time(attribute.get("timestamp", event.get("timestamp", 0)), where)
+        try:
+            identifier = uuid.UUID(str(attribute.get("uuid", "")))
+        except ValueError:
+            identifier = uuid.uuid5(_MISP_NAMESPACE, f"{kind}\n{value}")
+        body: dict[str, Any] = {
+            "type": "indicator",
+            "spec_version": "2.1",
+            "id": f"indicator--{identifier}",
+            "created": when,
+            "modified": when,
+            "name": f"MISP {kind} {value}"[:200],
+            "pattern": f"[{_MISP_PATTERNS[kind]} = '{_pattern_value(value)}']",
+            "pattern_type": "stix",
+            "valid_from": when,
+        }
+        comment = attribute.get("comment")
+        if isinstance(comment, str) and comment.strip():
+            body["description"] = comment
+        tlp = max(tlps, key=_TLP_ORDER.index) if tlps else None
+        indicators.append(MispIndicator(where, body, tlp))
+    if not indicators:
+        raise DecodeError("the MISP event has no attributes")
+    return indicators

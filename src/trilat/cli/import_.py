@@ -13,27 +13,19 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-import stix2
-import stix2.exceptions
 import typer
 
-from trilat.adapters.stix import (
-    TRILAT_IDENTITY_ID,
-    item_from_stix,
-    label_of,
-)
+from trilat.adapters.misp import misp_indicators
+from trilat.adapters.stix import TRILAT_IDENTITY_ID, check_stix, item_from_stix, label_of
 from trilat.api.node import NewItem, Node
 from trilat.api.problems import Problem
 from trilat.cli.errors import BadInput, stderr
 from trilat.cli.export import open_node, user_named
-from trilat.core.clock import format_time
 from trilat.core.errors import DecodeError, LabelError
 from trilat.core.labels import Classification, Label, Tlp, format_banner, parse_label, roll_up
 
@@ -56,30 +48,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 
 _TOPIC: Final = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 _NOT_STORED: Final = frozenset({"marking-definition", "extension-definition"})
-_MISP_NAMESPACE: Final = uuid.UUID("9f0e8a52-2f4c-4d8e-b7a5-3c1f6e2d8b47")
-# MISP attribute type → STIX 2.1 object path of a one-comparison indicator pattern
-_MISP_PATTERNS: Final[Mapping[str, str]] = {
-    "ip-dst": "ipv4-addr:value",
-    "ip-src": "ipv4-addr:value",
-    "domain": "domain-name:value",
-    "hostname": "domain-name:value",
-    "url": "url:value",
-    "email-src": "email-addr:value",
-    "email-dst": "email-addr:value",
-    "filename": "file:name",
-    "md5": "file:hashes.MD5",
-    "sha1": "file:hashes.'SHA-1'",
-    "sha256": "file:hashes.'SHA-256'",
-    "sha512": "file:hashes.'SHA-512'",
-}
-_MISP_TLP: Final[Mapping[str, Tlp]] = {
-    "tlp:clear": Tlp.CLEAR,
-    "tlp:white": Tlp.CLEAR,
-    "tlp:green": Tlp.GREEN,
-    "tlp:amber": Tlp.AMBER,
-    "tlp:amber+strict": Tlp.AMBER_STRICT,
-    "tlp:red": Tlp.RED,
-}
 
 
 def _given_label(text: str, node: Node) -> Label:
@@ -141,96 +109,22 @@ def stix_bodies(bundle: Any, given: Label) -> list[dict[str, Any]]:
 
 def _unmarked_body(obj: Mapping[str, Any], what: str) -> dict[str, Any]:
     """An unmarked STIX object, checked as STIX 2.1 (the given label will mark it)."""
-    if obj.get("spec_version") != "2.1":
-        raise BadInput(f"{what}: not a STIX 2.1 object (spec_version)")
     try:
-        stix2.parse(dict(obj), allow_custom=True)
-    except (stix2.exceptions.STIXError, ValueError, TypeError) as exc:
-        raise BadInput(f"{what}: not valid STIX 2.1: {exc}") from None
+        check_stix(obj)
+    except DecodeError as exc:
+        raise BadInput(f"{what}: {exc}") from None
     return dict(obj)
 
 
-def _misp_time(value: Any) -> str:
-    try:
-        seconds = int(str(value))
-    except ValueError:
-        raise BadInput(f"MISP timestamp is not an integer: {str(value)[:40]!r}") from None
-    return format_time(datetime.fromtimestamp(seconds, UTC))
-
-
-def _misp_tlp(tags: Any, what: str) -> Tlp | None:
-    tlps = []
-    for tag in tags or ():
-        name = str(tag.get("name", "")).strip().lower() if isinstance(tag, Mapping) else ""
-        if name in _MISP_TLP:
-            tlps.append(_MISP_TLP[name])
-        elif name.startswith("tlp:"):
-            raise BadInput(f"{what}: unknown TLP tag {name!r}")
-    order = [Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED]
-    return max(tlps, key=order.index) if tlps else None
-
-
-def _misp_attributes(event: Mapping[str, Any]) -> Iterable[tuple[str, Mapping[str, Any]]]:
-    for position, attribute in enumerate(event.get("Attribute") or ()):
-        yield f"Attribute[{position}]", attribute
-    for index, obj in enumerate(event.get("Object") or ()):
-        if not isinstance(obj, Mapping):
-            raise BadInput(f"Object[{index}] is not a JSON object")
-        for position, attribute in enumerate(obj.get("Attribute") or ()):
-            yield f"Object[{index}].Attribute[{position}]", attribute
-
-
-def _pattern_value(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
-
-
 def misp_bodies(document: Any, given: Label) -> list[dict[str, Any]]:
-    """STIX 2.1 indicators for the attributes of a MISP event that name an observable.
-
-    Attributes of other types (free text, geolocation, ...) are refused: the whole import
-    fails, naming the first, so nothing is silently dropped.
-    """
-    event = document.get("Event") if isinstance(document, Mapping) else None
-    if not isinstance(event, Mapping):
-        raise BadInput("the MISP file is not an event ({'Event': {...}})")
-    event_tlp = _misp_tlp(event.get("Tag"), "Event")
+    """The STIX 2.1 indicators of a MISP event, each checked against *given* (its TLP tags
+    must be covered) and as STIX 2.1."""
     bodies = []
-    for what, attribute in _misp_attributes(event):
-        if not isinstance(attribute, Mapping):
-            raise BadInput(f"{what} is not a JSON object")
-        kind, value = str(attribute.get("type")), attribute.get("value")
-        if kind not in _MISP_PATTERNS:
-            raise BadInput(f"{what}: MISP type {str(kind)[:40]!r} has no STIX indicator pattern")
-        if not isinstance(value, str) or not value:
-            raise BadInput(f"{what}: no value")
-        tlps = [t for t in (event_tlp, _misp_tlp(attribute.get("Tag"), what)) if t is not None]
-        for tlp in tlps:
-            source = Label(Classification.UNCLASSIFIED, owner=given.owner, tlp=tlp)
-            _check_covered(given, source, what)
-        when = _misp_time(attribute.get("timestamp", event.get("timestamp", 0)))
-        raw_uuid = str(attribute.get("uuid", ""))
-        try:
-            identifier = uuid.UUID(raw_uuid)
-        except ValueError:
-            identifier = uuid.uuid5(_MISP_NAMESPACE, f"{kind}\n{value}")
-        body: dict[str, Any] = {
-            "type": "indicator",
-            "spec_version": "2.1",
-            "id": f"indicator--{identifier}",
-            "created": when,
-            "modified": when,
-            "name": f"MISP {kind} {value}"[:200],
-            "pattern": f"[{_MISP_PATTERNS[kind]} = '{_pattern_value(value)}']",
-            "pattern_type": "stix",
-            "valid_from": when,
-        }
-        comment = attribute.get("comment")
-        if isinstance(comment, str) and comment.strip():
-            body["description"] = comment
-        _unmarked_body(body, what)
-        bodies.append(body)
-    if not bodies:
-        raise BadInput("the MISP event has no attributes")
+    for indicator in misp_indicators(document):
+        if indicator.tlp is not None:
+            source = Label(Classification.UNCLASSIFIED, owner=given.owner, tlp=indicator.tlp)
+            _check_covered(given, source, indicator.where)
+        bodies.append(_unmarked_body(indicator.body, indicator.where))
     return bodies
 
 

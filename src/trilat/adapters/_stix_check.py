@@ -200,11 +200,28 @@ class _Parser:
         return kind == "string" and self._take("string")
 
 
+# The commonest case of that shape, without parentheses, as one regular expression (tried
+# first; the tokens and the parser above take what it does not match).
+_STRING_LITERAL: Final = r"'(?:[^'\\]|\\['\\])*'"
+_KEYWORD: Final = "(?:" + "|".join(sorted(_KEYWORDS)) + ")"
+_OBJECT_TYPE: Final = rf"(?!{_KEYWORD}:)[A-Za-z_][A-Za-z0-9_-]*"
+_NAME: Final = rf"(?!{_KEYWORD}(?![A-Za-z0-9_]))[A-Za-z_][A-Za-z0-9_]*"
+_PATH: Final = (
+    rf"{_OBJECT_TYPE}:(?:{_NAME}|{_STRING_LITERAL})"
+    rf"(?:\.{_NAME}|\.{_STRING_LITERAL}|\[(?:0|[1-9][0-9]*|\*)\])*"
+)
+_COMPARISON: Final = rf"{_PATH} *(?:NOT +)?!?= *(?:{_STRING_LITERAL}|0|[1-9][0-9]*)"
+_OBSERVATION: Final = rf"\[ *{_COMPARISON}(?: +(?:AND|OR) +{_COMPARISON})* *\]"
+_FLAT: Final = re.compile(rf" *{_OBSERVATION}(?: *(?:AND|OR|FOLLOWEDBY) *{_OBSERVATION})* *")
+
+
 def common_pattern_valid(pattern: str) -> bool:
     """True only if *pattern* has the common shape above and is valid STIX 2.1 pattern
     syntax; False means "ask the validator"."""
     if "hashes" in pattern or not pattern.isprintable():
         return False
+    if _FLAT.fullmatch(pattern) is not None:
+        return True
     tokens = _tokens(pattern)
     return tokens is not None and _Parser(tokens).ok()
 

@@ -25,6 +25,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -483,12 +484,18 @@ def verify(envelope: Envelope, public_key: bytes) -> None:
 # --- the wire document --------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
+def _time_text(at: datetime) -> str:
+    """``format_time``, remembered: the items of one batch are sealed at one instant."""
+    return format_time(at)
+
+
 def _unsigned_document(envelope: Envelope, body: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "id": envelope.id,
         "kind": envelope.kind,
         "originator": {"node": envelope.originator.node, "nation": envelope.originator.nation},
-        "created": format_time(envelope.created),
+        "created": _time_text(envelope.created),
         "label": format_banner(envelope.label),
         "topics": list(envelope.topics),
         "recipients": list(envelope.recipients),

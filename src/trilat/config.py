@@ -87,6 +87,15 @@ def _node_id(value: str) -> str:
     return value
 
 
+def _boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class SettingSpec:
     """One documented setting: its TOML key, environment variable, parser and help text."""
@@ -146,6 +155,32 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         _positive,
         60,
     ),
+    SettingSpec(
+        "tls_cert",
+        "PEM certificate the node serves HTTPS with (relative to the node directory; "
+        "set together with tls_key).",
+        str,
+        None,
+    ),
+    SettingSpec(
+        "tls_key",
+        "PEM private key of tls_cert (relative to the node directory; keep it mode 0600).",
+        str,
+        None,
+    ),
+    SettingSpec(
+        "federation_allow_plain_http",
+        "Allow plain http to peers that are not on loopback (false: only pinned https).",
+        _boolean,
+        False,
+    ),
+    SettingSpec(
+        "federation_ca_bundle",
+        "PEM CA bundle that verifies https peers whose card carries no TLS pin (unset: "
+        "such peers are refused).",
+        str,
+        None,
+    ),
 )
 
 
@@ -166,6 +201,10 @@ class Settings:
     checkpoint_interval: int = 60
     ingest: Mapping[str, Any] = field(default_factory=dict)  # raw [ingest]: trilat.ingest checks it
     taxii_collections: tuple[str, ...] | None = None  # [taxii] collections; None: the defaults
+    tls_cert: Path | None = None  # with tls_key: serve HTTPS
+    tls_key: Path | None = None
+    federation_allow_plain_http: bool = False
+    federation_ca_bundle: Path | None = None
 
     @property
     def host(self) -> str:
@@ -232,6 +271,9 @@ def load_settings(node_dir: Path, environ: Mapping[str, str] | None = None) -> S
             raise ConfigError(spec.name, source, str(exc)) from exc
     if values["nation"] is None:
         raise ConfigError("nation", str(path), "required")
+    if (values["tls_cert"] is None) != (values["tls_key"] is None):
+        missing = "tls_key" if values["tls_key"] is None else "tls_cert"
+        raise ConfigError(missing, str(path), "tls_cert and tls_key are set together or not at all")
     return Settings(
         node_dir=node_dir,
         nation=values["nation"],
@@ -246,7 +288,18 @@ def load_settings(node_dir: Path, environ: Mapping[str, str] | None = None) -> S
         checkpoint_interval=values["checkpoint_interval"],
         ingest=ingest,
         taxii_collections=_taxii_collections(document.get("taxii"), str(path)),
+        tls_cert=_node_path(node_dir, values["tls_cert"]),
+        tls_key=_node_path(node_dir, values["tls_key"]),
+        federation_allow_plain_http=values["federation_allow_plain_http"],
+        federation_ca_bundle=_node_path(node_dir, values["federation_ca_bundle"]),
     )
+
+
+def _node_path(node_dir: Path, value: str | None) -> Path | None:
+    """A path setting: absolute as given, else relative to the node directory."""
+    if not value:
+        return None
+    return Path(value) if Path(value).is_absolute() else node_dir / value
 
 
 def _taxii_collections(table: object, source: str) -> tuple[str, ...] | None:
@@ -274,12 +327,17 @@ def _taxii_collections(table: object, source: str) -> tuple[str, ...] | None:
 
 
 def render_config(settings: Mapping[str, Any]) -> str:
-    """The TOML text of a ``[node]`` table (strings and integers only)."""
+    """The TOML text of a ``[node]`` table (strings, integers and booleans)."""
     lines = ["# trilat node configuration; TRILAT_<NAME> environment variables override.", "[node]"]
     for spec in SETTINGS:
         if spec.name in settings and settings[spec.name] is not None:
             value = settings[spec.name]
-            rendered = str(value) if isinstance(value, int) else _toml_string(str(value))
+            if isinstance(value, bool):
+                rendered = "true" if value else "false"
+            elif isinstance(value, int):
+                rendered = str(value)
+            else:
+                rendered = _toml_string(str(value))
             lines.append(f"# {spec.help}")
             lines.append(f"{spec.name} = {rendered}")
     return "\n".join(lines) + "\n"

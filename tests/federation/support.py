@@ -86,7 +86,9 @@ class Server:
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
-        assert line.startswith("listening on http://127.0.0.1:"), line
+        assert line.startswith(
+            ("listening on http://127.0.0.1:", "listening on https://127.0.0.1:")
+        ), line
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,6 +46,9 @@ store_app = typer.Typer(
 audit_app = typer.Typer(help="Check and show the node's audit log.", no_args_is_help=True)
 
 NodeDir = Annotated[Path, typer.Argument(help="The node directory made by `trilat init`.")]
+TLS_CERT_FILE = "tls.crt"
+TLS_KEY_FILE = "tls.key"
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
@@ -117,8 +120,15 @@ def init(
     node_id: Annotated[
         str | None, typer.Option("--node-id", help="Node id (default: nation lower case + -1).")
     ] = None,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls", help="Also make a self-signed TLS certificate and serve HTTPS with it."
+        ),
+    ] = False,
 ) -> None:
-    """Create a node: configuration, Ed25519 key, store and an admin token (shown once)."""
+    """Create a node: configuration, Ed25519 key, store and an admin token (shown once);
+    with --tls a self-signed ECDSA P-256 certificate (tls.crt, tls.key) for HTTPS."""
     nation = _nation(nation.upper(), "--nation")
     if (node_dir / CONFIG_FILE).exists():
         raise BadInput(f"{node_dir} already holds a node ({CONFIG_FILE} exists)")
@@ -128,6 +138,8 @@ def init(
         settings_doc["node_id"] = node_id
     if db is not None:
         settings_doc["database"] = db
+    if tls:
+        settings_doc["tls_cert"], settings_doc["tls_key"] = TLS_CERT_FILE, TLS_KEY_FILE
     (node_dir / CONFIG_FILE).write_text(render_config(settings_doc), encoding="utf-8")
     try:
         settings = load_settings(node_dir, environ={})
@@ -137,6 +149,8 @@ def init(
     _write_private(
         node_dir / KEY_FILE, base64.b64encode(generate_private_key()).decode("ascii") + "\n"
     )
+    if tls:
+        write_tls_certificate(node_dir, settings.host, datetime.now(UTC))
     store = open_store(settings.database_url)
     try:
         token = _add_user(store, "admin", nation, "TOP SECRET", ["admin"], actor="init")
@@ -150,6 +164,78 @@ def init(
         f"admin token written to {node_dir / ADMIN_TOKEN_FILE} (mode 0600), shown once:"
     )
     print(token)
+
+
+def write_tls_certificate(node_dir: Path, host: str, now: datetime) -> None:
+    """A self-signed ECDSA P-256 certificate for *host*, localhost and 127.0.0.1, valid two
+    years: ``tls.crt`` and ``tls.key`` (mode 0600) in *node_dir*. Partners pin its public
+    key through the node card, so no CA takes part."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    addresses = {ipaddress.ip_address("127.0.0.1")}
+    bare = host.strip("[]")
+    try:
+        addresses.add(ipaddress.ip_address(bare))
+    except ValueError:
+        if bare and bare != "localhost":
+            names.append(x509.DNSName(bare))
+    names.extend(x509.IPAddress(address) for address in sorted(addresses, key=str))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, bare or "localhost")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=730))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    _write_private(node_dir / TLS_KEY_FILE, key_pem.decode("ascii"))
+    (node_dir / TLS_CERT_FILE).write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+
+
+def tls_pin(settings: Settings) -> str | None:
+    """The SPKI pin of the node's TLS certificate, after checking that certificate and key
+    load together; None when the node serves plain HTTP. Raises BadInput naming the file."""
+    import ssl
+
+    from trilat.federation.transport import certificate_pin
+
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    try:
+        pin = certificate_pin(settings.tls_cert)
+    except OSError as exc:
+        raise BadInput(f"tls_cert: cannot read {settings.tls_cert}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise BadInput(f"tls_cert: {settings.tls_cert} holds no PEM certificate") from exc
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except OSError as exc:
+        detail = exc.strerror or getattr(exc, "reason", None) or type(exc).__name__
+        raise BadInput(
+            f"tls_key: cannot use {settings.tls_key} with {settings.tls_cert}: {detail}"
+        ) from exc
+    return pin
 
 
 def serve(
@@ -171,6 +257,7 @@ def serve(
     import uvicorn
 
     from trilat.api.app import app_for
+    from trilat.federation.transport import Outbound
 
     settings = _settings(node_dir)
     if get is not None:
@@ -179,7 +266,14 @@ def serve(
     host, _, port = (listen or settings.listen).rpartition(":")
     if not host or not port.isdigit():
         raise BadInput(f"--listen: expected HOST:PORT, got {listen!r}")
+    pin = tls_pin(settings)
     app = app_for(node_dir)
+    federation = app.state.federation
+    federation.tls_sha256 = pin  # the card served at /federation/card pins this key
+    federation.outbound = Outbound(
+        allow_plain_http=settings.federation_allow_plain_http,
+        ca_bundle=settings.federation_ca_bundle,
+    )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -188,13 +282,15 @@ def serve(
     sock.bind((host.strip("[]"), int(port)))
     sock.listen(2048)  # clients may connect as soon as the URL is printed; they queue
     bound = sock.getsockname()
-    url = f"http://{host}:{bound[1]}"
+    url = f"{'https' if pin else 'http'}://{host}:{bound[1]}"
     config = uvicorn.Config(
         app,
         log_level=log_level,
         timeout_graceful_shutdown=3,
         access_log=False,
         lifespan="on",
+        ssl_certfile=str(settings.tls_cert) if pin else None,
+        ssl_keyfile=str(settings.tls_key) if pin else None,
     )
     config.load()
     # Everything imported and built so far lives as long as the process: collect once, then

@@ -1,8 +1,9 @@
 """``trilat peer export|add|ls``: node cards out and in (SPEC §9).
 
 ``export`` prints this node's self-signed card (nation, node id, URL, Ed25519 public key,
-key id); ``add`` pins a partner's card, after which the running node links to it within a
-second. A card for a node pinned under another key is accepted only as a successor card
+key id, and the SPKI SHA-256 pin of its TLS certificate when it serves HTTPS); ``add``
+pins a partner's card, TLS pin included, after which the running node links to it within
+a second. A card for a node pinned under another key is accepted only as a successor card
 endorsed by the pinned key. ``--verify-only`` pins a key without a link: items the node
 relays from that originator verify, but nothing is pushed to it.
 """
@@ -19,6 +20,7 @@ import typer
 
 from trilat.api.app import read_private_key
 from trilat.cli.errors import BadInput, stderr
+from trilat.cli.node import tls_pin
 from trilat.config import ConfigError, Settings, load_settings
 from trilat.core.errors import DecodeError, PeerError, SignatureError
 from trilat.federation.cards import card_document, check_replacement, make_card, parse_card
@@ -45,15 +47,24 @@ def export(
         str | None, typer.Option("--url", help="URL partners reach this node at.")
     ] = None,
 ) -> None:
-    """Print this node's card as JSON (give it to partners for `trilat peer add`)."""
+    """Print this node's card as JSON (give it to partners for `trilat peer add`); a node
+    serving HTTPS adds the pin of its TLS key (`tls_sha256`)."""
     settings = _settings(node_dir)
-    card = make_card(
-        nation=settings.nation,
-        node=settings.node_id,
-        url=url or f"http://{settings.listen}",
-        private_key=read_private_key(settings.key_path),
-        issued=datetime.now(UTC),
-    )
+    pin = tls_pin(settings)
+    address = url or f"{'https' if pin else 'http'}://{settings.listen}"
+    if pin is not None and not address.startswith("https://"):
+        raise BadInput(f"--url: this node serves HTTPS; give an https:// URL, not {address!r}")
+    try:
+        card = make_card(
+            nation=settings.nation,
+            node=settings.node_id,
+            url=address,
+            private_key=read_private_key(settings.key_path),
+            issued=datetime.now(UTC),
+            tls_sha256=pin,
+        )
+    except DecodeError as exc:
+        raise BadInput(f"--url: {exc}") from exc
     print(json.dumps(card_document(card), indent=2, sort_keys=True))
 
 
@@ -125,6 +136,7 @@ def add(
         store.close()
     stderr.print(
         f"pinned {card.node} ({card.nation}) key {card.key_id} at {card.url}"
+        + (f" TLS key {card.tls_sha256[:16]}…" if card.tls_sha256 else "")
         + (" (verify only)" if verify_only else "")
     )
 

@@ -5,12 +5,18 @@ operator act (``trilat peer add``); a card for a node already pinned under anoth
 accepted only as a **successor**: it names the pinned key as ``previous_key_id`` and carries
 an ``endorsement`` by that key, so a key can rotate without a new out-of-band exchange,
 while a stranger cannot replace a partner's key.
+
+A card may carry ``tls_sha256``: the SHA-256 (hex) of the DER SubjectPublicKeyInfo of the
+node's TLS certificate. It is covered by the card signature, so a partner that pins the card
+pins the TLS key too; a new TLS key travels in a new card (endorsed when the node key also
+changes). Cards without it (plain http nodes, older cards) keep their exact signed form.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -26,6 +32,7 @@ from trilat.core.labels import is_nation
 CARD_TYPE: Final = "trilat-node-card/v1"
 _NODE: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _URL: Final = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(?::\d{1,5})?(/[A-Za-z0-9._~/-]*)?")
+_TLS_PIN: Final = re.compile(r"[0-9a-f]{64}")
 _MEMBERS: Final = frozenset(
     {
         "type",
@@ -38,6 +45,7 @@ _MEMBERS: Final = frozenset(
         "previous_key_id",
         "signature",
         "endorsement",
+        "tls_sha256",
     }
 )
 
@@ -70,6 +78,7 @@ class NodeCard:
     previous_key_id: str | None = None
     signature: bytes = b""
     endorsement: bytes | None = None
+    tls_sha256: str | None = None  # SPKI SHA-256 of the node's TLS certificate
 
     @property
     def key_id(self) -> str:
@@ -77,18 +86,19 @@ class NodeCard:
 
 
 def _signed_part(card: NodeCard) -> bytes:
-    return canonical_json(
-        {
-            "type": CARD_TYPE,
-            "nation": card.nation,
-            "node": card.node,
-            "url": card.url,
-            "public_key": _b64(card.public_key),
-            "key_id": card.key_id,
-            "issued": card.issued,
-            "previous_key_id": card.previous_key_id,
-        }
-    )
+    signed: dict[str, Any] = {
+        "type": CARD_TYPE,
+        "nation": card.nation,
+        "node": card.node,
+        "url": card.url,
+        "public_key": _b64(card.public_key),
+        "key_id": card.key_id,
+        "issued": card.issued,
+        "previous_key_id": card.previous_key_id,
+    }
+    if card.tls_sha256 is not None:  # absent, not null: a card without it signs as before
+        signed["tls_sha256"] = card.tls_sha256
+    return canonical_json(signed)
 
 
 def make_card(
@@ -99,8 +109,10 @@ def make_card(
     private_key: bytes,
     issued: datetime,
     previous_private_key: bytes | None = None,
+    tls_sha256: str | None = None,
 ) -> NodeCard:
-    """This node's card, self-signed; with *previous_private_key*, a successor card."""
+    """This node's card, self-signed; with *previous_private_key*, a successor card;
+    with *tls_sha256*, pinning the node's TLS key (the URL must then be https)."""
     previous = (
         key_id_of(_crypto.public_key_of(previous_private_key))
         if previous_private_key is not None
@@ -113,6 +125,7 @@ def make_card(
         public_key=_crypto.public_key_of(private_key),
         issued=format_time(issued),
         previous_key_id=previous,
+        tls_sha256=tls_sha256,
     )
     _check_fields(card)
     message = _signed_part(card)
@@ -137,6 +150,8 @@ def card_document(card: NodeCard) -> dict[str, Any]:
     }
     if card.endorsement is not None:
         document["endorsement"] = _b64(card.endorsement)
+    if card.tls_sha256 is not None:
+        document["tls_sha256"] = card.tls_sha256
     return document
 
 
@@ -149,6 +164,11 @@ def _check_fields(card: NodeCard) -> None:
         raise DecodeError(f"card member 'url': not an http(s) URL: {card.url[:100]!r}")
     if len(card.public_key) != 32:
         raise DecodeError("card member 'public_key': not a 32-byte Ed25519 key")
+    if card.tls_sha256 is not None:
+        if not _TLS_PIN.fullmatch(card.tls_sha256):
+            raise DecodeError("card member 'tls_sha256': not 64 lower-case hex digits")
+        if not card.url.startswith("https://"):
+            raise DecodeError("card member 'tls_sha256': the card's URL must be https")
 
 
 def parse_card(document: Mapping[str, Any]) -> NodeCard:
@@ -171,6 +191,9 @@ def parse_card(document: Mapping[str, Any]) -> NodeCard:
         isinstance(previous, str) and re.fullmatch(r"[0-9a-f]{16}", previous)
     ):
         raise DecodeError("card member 'previous_key_id': not a key id")
+    pin = document.get("tls_sha256")
+    if "tls_sha256" in document and not isinstance(pin, str):
+        raise DecodeError("card member 'tls_sha256': not a string")
     card = NodeCard(
         nation=document["nation"],
         node=document["node"],
@@ -184,6 +207,7 @@ def parse_card(document: Mapping[str, Any]) -> NodeCard:
             if document.get("endorsement") is not None
             else None
         ),
+        tls_sha256=pin,
     )
     _check_fields(card)
     if document["key_id"] != card.key_id:
@@ -213,3 +237,19 @@ def check_replacement(pinned_public_key: bytes, card: NodeCard) -> None:
         raise PeerError(
             f"successor card of node {card.node} is not endorsed by key {pinned_id}"
         ) from exc
+
+
+def pinned_tls(card_text: str) -> str | None:
+    """The ``tls_sha256`` pin of a stored card's JSON text, or None (no pin, no card).
+
+    The text was checked by ``parse_card`` when it was pinned; a malformed pin reads as a
+    pin that nothing matches, so a damaged row fails closed.
+    """
+    try:
+        document = json.loads(card_text)
+    except ValueError:
+        return None
+    pin = document.get("tls_sha256") if isinstance(document, dict) else None
+    if pin is None:
+        return None
+    return pin if isinstance(pin, str) and _TLS_PIN.fullmatch(pin) else "0" * 64

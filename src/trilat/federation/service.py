@@ -56,8 +56,8 @@ from trilat.core.items import Envelope, envelope_from_document, signing_bytes, v
 from trilat.core.labels import format_banner, parse_label
 from trilat.core.policy import Consent, Decision, Policy, Releasable, Subject
 from trilat.federation.auth import RequestRefused, SenderKey, check_request, sign_request
-from trilat.federation.cards import NodeCard, key_id_of, make_card
-from trilat.federation.transport import HttpTransport, Transport
+from trilat.federation.cards import NodeCard, key_id_of, make_card, pinned_tls
+from trilat.federation.transport import HttpTransport, Outbound, TlsRefused, Transport
 from trilat.store import AuditEntry, ItemFilter, Store, StoredItem
 from trilat.store.auditlog import audit_entry
 from trilat.store.federation import (
@@ -102,6 +102,7 @@ class LinkStatus:
     last_error: str | None = None
     checkpoint_size: int | None = None
     checkpoint_seen: str | None = None
+    tls_refused: int = 0  # requests not sent: TLS pin mismatch, missing pin, plain http
 
 
 @dataclass
@@ -211,7 +212,9 @@ class Federation:
         self.key_id = key_id_of(self.public_key)
         self.clock: Clock = clock or SystemClock()
         self.wall: Clock = wall or SystemClock()
-        self.transport_factory = transport_factory or HttpTransport
+        self.transport_factory = transport_factory  # None: HttpTransport per peer card
+        self.outbound = Outbound()  # rules for peers without a TLS pin (set by `serve`)
+        self.tls_sha256: str | None = None  # this node's TLS pin, when it serves https
         self.limits = limits or Limits()
         self.checkpoint_text = checkpoint_text
         self.on_stored = on_stored
@@ -235,7 +238,14 @@ class Federation:
             url=url,
             private_key=self._private_key,
             issued=self.wall.now(),
+            tls_sha256=self.tls_sha256 if url.startswith("https://") else None,
         )
+
+    def _transport(self, peer: PeerRow) -> Transport:
+        """A transport to *peer*: TLS pinned by its card, under the node's outbound rules."""
+        if self.transport_factory is not None:
+            return self.transport_factory()
+        return HttpTransport(pin=pinned_tls(peer.card), outbound=self.outbound)
 
     def _peer_keys(self) -> dict[str, tuple[SenderKey, str]]:
         now = time.monotonic()
@@ -371,7 +381,8 @@ class Federation:
         return None
 
     def _run_link(self, node_id: str) -> None:
-        transport = self.transport_factory()
+        transport: Transport | None = None
+        transport_card = ""  # the pinned card the transport was made for
         status = self._status[node_id]
         wake = self._wakes.setdefault(node_id, threading.Event())
         backoff = 0.05
@@ -391,6 +402,10 @@ class Federation:
                         next_peer_check = time.monotonic() + self.limits.peer_refresh
                         if peer is None or not peer.link:
                             return
+                    if transport is None or (transport_card != peer.card and inflight is None):
+                        if transport is not None:  # a new card may pin a new TLS key
+                            transport.close()
+                        transport, transport_card = self._transport(peer), peer.card
                     if cursor is None:
                         cursor = self.tables.cursor(node_id)
                     worked = False
@@ -434,12 +449,17 @@ class Federation:
                     # re-read the durable cursor: the batch may not have committed
                     cursor, prepared, inflight = None, None, None
                     status.last_error = f"{format_time(self.wall.now())} {exc}"[:300]
-                    _log.warning("federation.link_failed peer=%s error=%s", node_id, exc)
+                    if isinstance(exc, TlsRefused):
+                        status.tls_refused += 1
+                        _log.error("federation.tls_refused peer=%s error=%s", node_id, exc)
+                    else:
+                        _log.warning("federation.link_failed peer=%s error=%s", node_id, exc)
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, self.limits.retry_max)
         finally:
             pusher.shutdown(wait=False, cancel_futures=True)
-            transport.close()
+            if transport is not None:
+                transport.close()
 
     # ----- sending ----------------------------------------------------------------------
     def _post(self, peer: PeerRow, transport: Transport, path: str, payload: bytes) -> Any:
@@ -956,7 +976,7 @@ class Federation:
         peer = self._peer(node_id)
         if peer is None:
             raise PeerError(f"no pinned peer {node_id}")
-        own = transport or self.transport_factory()
+        own = transport or self._transport(peer)
         key = self._peer_keys()[peer.node_id][0]
         stored = 0
         try:
@@ -1068,6 +1088,7 @@ class Federation:
                     "refused_by_peer": link.refused,
                     "last_ok": link.last_ok,
                     "last_error": link.last_error,
+                    "tls_refused": link.tls_refused,
                     "checkpoint": (
                         {"size": last.size, "root": _b64(last.root), "seen": last.seen}
                         if last is not None

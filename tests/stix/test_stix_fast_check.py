@@ -425,3 +425,19 @@ def test_the_published_stix_examples_are_judged_as_stix2_judges_them() -> None:
         f"{len(objects)} published objects of covered types, {fast} vouched for by the fast check"
     )
     assert fast > 0
+
+
+def test_a_shape_that_makes_stix2_raise_something_else_is_a_decode_error() -> None:
+    obj = {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": _ref("indicator"),
+        "created": "2026-01-02T03:04:05.000Z",
+        "modified": "2026-01-02T03:04:05.000Z",
+        "pattern": "[ipv4-addr:value = '198.51.100.7']",
+        "pattern_type": "stix",
+        "valid_from": "2026-01-02T03:04:05Z",
+        "extensions": "not an object",  # stix2 raises AttributeError on this
+    }
+    with pytest.raises(DecodeError, match=obj["id"]):
+        check_stix(obj)

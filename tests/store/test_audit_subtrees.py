@@ -10,9 +10,9 @@ from tests.store.test_store import naive_root, raw_sql
 from trilat.api.node import perfect_ranges
 from trilat.core import audit
 from trilat.core.audit import leaf_hash, verify_inclusion
-from trilat.core.errors import StoreError
+from trilat.core.errors import AuditError, StoreError
 from trilat.store import Store, open_store
-from trilat.store.auditlog import audit_entry, verify_log
+from trilat.store.auditlog import audit_entry, from_stored_subtrees, verify_log
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SIZES = (1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100)
@@ -59,6 +59,24 @@ def test_inclusion_proofs_from_stored_subtrees_verify_at_many_sizes(store: Store
             proof = audit.inclusion_proof(index, size, hash_range)
             assert proof == audit.inclusion_proof(index, size, audit.subtree_hasher(hashes))
             verify_inclusion(index, size, found[(index, index + 1)], proof, root)
+
+
+def test_consistency_proofs_from_stored_subtrees_match_the_leaves_and_verify(
+    store: Store,
+) -> None:
+    grow(store, SIZES[-1])
+    hashes = leaf_hashes(store, SIZES[-1])
+    for new in SIZES:
+        for old in sorted({1, new // 3, new - 1, new} - {0}):
+            proof = from_stored_subtrees(
+                store, lambda h, old=old, new=new: audit.consistency_proof(old, new, h)
+            )
+            assert proof == audit.consistency_proof(old, new, audit.subtree_hasher(hashes[:new]))
+            audit.verify_consistency(
+                old, new, naive_root(hashes[:old]), naive_root(hashes[:new]), proof
+            )
+    with pytest.raises(AuditError, match="not stored"):  # beyond the log: never made up
+        from_stored_subtrees(store, lambda h: audit.consistency_proof(50, 200, h))
 
 
 def test_a_log_written_before_the_subtree_table_is_filled_in_on_upgrade(store_url: str) -> None:

@@ -47,7 +47,7 @@ from trilat.core.labels import (
 from trilat.core.policy import REQUIRES_AUDIT_VIEW, Consent, Decision, Policy
 from trilat.kinds import parse_body
 from trilat.store import AuditEntry, ItemFilter, ItemRow, Store, StoredCheckpoint, StoredItem, User
-from trilat.store.auditlog import audit_entry
+from trilat.store.auditlog import audit_entry, from_stored_subtrees
 from trilat.store.records import document_text, item_row
 
 _log = logging.getLogger(__name__)
@@ -598,24 +598,17 @@ class Node:
             raise Problem(
                 404, "not-found", f"no leaf {index} in a tree of {size} (log has {current})"
             )
-        # One pass to learn which perfect subtrees the proof needs, one query for them all.
-        wanted = [(index, index + 1), *perfect_ranges(size)]
 
-        def note(start: int, end: int) -> bytes:
-            wanted.append((start, end))
-            return bytes(audit.HASH_SIZE)
+        def compute(hashes: audit.HashRange) -> tuple[list[bytes], bytes, bytes]:
+            proof = audit.inclusion_proof(index, size, hashes)
+            ranges = [hashes(start, end) for start, end in perfect_ranges(size)]
+            return proof, hashes(index, index + 1), audit.CompactRange(size, ranges).root()
 
-        audit.inclusion_proof(index, size, note)
-        found = self.store.audit_subtrees(wanted)
-        missing = [r for r in wanted if r not in found]
-        if missing:
-            raise AuditError(f"audit subtree [{missing[0][0]}, {missing[0][1]}) is not stored")
-        proof = audit.inclusion_proof(index, size, lambda start, end: found[(start, end)])
-        root = audit.CompactRange(size, [found[r] for r in perfect_ranges(size)]).root()
+        proof, leaf, root = from_stored_subtrees(self.store, compute)
         return {
             "leaf_index": index,
             "tree_size": size,
-            "leaf_hash": _b64(found[(index, index + 1)]),
+            "leaf_hash": _b64(leaf),
             "root": _b64(root),
             "proof": [_b64(h) for h in proof],
         }

@@ -59,7 +59,7 @@ from trilat.federation.auth import RequestRefused, SenderKey, check_request, sig
 from trilat.federation.cards import NodeCard, key_id_of, make_card, pinned_tls
 from trilat.federation.transport import HttpTransport, Outbound, TlsRefused, Transport
 from trilat.store import AuditEntry, ItemFilter, Store, StoredItem
-from trilat.store.auditlog import audit_entry
+from trilat.store.auditlog import audit_entry, from_stored_subtrees
 from trilat.store.federation import (
     Alert,
     FederationTables,
@@ -1007,8 +1007,9 @@ class Federation:
         size = audit.parse_checkpoint(text).checkpoint.size
         proof: list[bytes] = []
         if 0 < since < size:
-            hashes = [leaf.leaf_hash for leaf in self.store.audit_leaves(0, size)]
-            proof = audit.consistency_proof(since, size, audit.subtree_hasher(hashes))
+            proof = from_stored_subtrees(
+                self.store, lambda hashes: audit.consistency_proof(since, size, hashes)
+            )
         return {"checkpoint": text, "from": since, "proof": [_b64(h) for h in proof]}
 
     def _witness(self, peer: PeerRow, transport: Transport, status: LinkStatus) -> None:

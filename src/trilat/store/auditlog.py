@@ -12,11 +12,12 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from trilat.core import audit
 from trilat.core.audit import CompactRange, leaf_hash
 from trilat.core.canonical import canonical_json
+from trilat.core.errors import AuditError
 from trilat.store._sql import completed_subtrees
 from trilat.store.base import AuditEntry, Store, StoredCheckpoint, StoredItem
 
@@ -201,6 +202,28 @@ def verify_log(
             result.problems.append(f"item {item_id} of audit leaf {index} is missing")
             return result
     return result
+
+
+T = TypeVar("T")
+
+
+def from_stored_subtrees(store: Store, compute: Callable[[audit.HashRange], T]) -> T:
+    """Run *compute* (a proof or a root over the log's hashes) on subtree hashes read from
+    the store in one query, whatever the log's size: a first run with placeholder hashes
+    records which perfect subtrees it needs (which ones depends on sizes, never on hashes).
+    """
+    wanted: list[tuple[int, int]] = []
+
+    def note(start: int, end: int) -> bytes:
+        wanted.append((start, end))
+        return bytes(audit.HASH_SIZE)
+
+    compute(note)
+    found = store.audit_subtrees(wanted)
+    for start, end in wanted:
+        if (start, end) not in found:
+            raise AuditError(f"audit subtree [{start}, {end}) is not stored")
+    return compute(lambda start, end: found[(start, end)])
 
 
 def _check_subtrees(store: Store, expected: dict[tuple[int, int], bytes]) -> str | None:

@@ -133,7 +133,7 @@ def _common(draw: st.DrawFn, kind: str) -> dict[str, Any]:
 def _valid(draw: st.DrawFn) -> dict[str, Any]:
     kind = draw(st.sampled_from(sorted(COVERED_TYPES)))
     obj = draw(_common(kind))
-    early, late = sorted([draw(_STAMPS), draw(_STAMPS)])
+    early, late = sorted([draw(_STAMPS), draw(_STAMPS)], key=instant)  # by time, not text
     phases = [{"kill_chain_name": "lockheed-martin-cyber-kill-chain", "phase_name": "delivery"}]
     specific: dict[str, dict[str, Any]] = {
         "indicator": {
@@ -181,7 +181,7 @@ def _valid(draw: st.DrawFn) -> dict[str, Any]:
         "malware": "last_seen",
         "relationship": "stop_time",
     }.get(kind)
-    if later is not None and late > early and draw(st.booleans()):
+    if later is not None and instant(late) > instant(early) and draw(st.booleans()):
         obj[later] = late
     return obj
 

@@ -8,7 +8,8 @@ understood and valid: the properties of its type and the common ones, with their
 timestamps ``YYYY-MM-DDTHH:MM:SS[.s{1,6}]Z`` that are real instants, the order rules
 (``modified >= created``, ``valid_until > valid_from``, ``last_seen >= first_seen``,
 ``stop_time > start_time``, ``last_observed >= first_observed``), custom properties named
-``x_...`` and, for a ``stix`` indicator, its pattern (the ANTLR check, cached by text).
+``x_...`` and, for a ``stix`` indicator, its pattern (the common shape by the small parser
+below, any other by the ANTLR validator, cached by text).
 
 Anything else — another type, ``extensions``, ``granular_markings``, hashes in an external
 reference, a string where a list belongs, a null or empty list, an unknown property, any
@@ -579,7 +580,7 @@ def certainly_valid(obj: Mapping[str, Any]) -> bool:
     for key, value in obj.items():
         check = properties.get(key)
         if check is None:
-            if _CUSTOM.fullmatch(key) is None or value is None:
+            if type(key) is not str or _CUSTOM.fullmatch(key) is None or value is None:
                 return False
         elif not check(value):
             return False

@@ -347,7 +347,7 @@ class Adder:
         node = self.node
         successes: list[dict[str, str]] = []
         failures: list[dict[str, str]] = []
-        definitions = MarkingReader(
+        markings = MarkingReader(
             {
                 obj["id"]: obj
                 for obj in objects
@@ -372,7 +372,7 @@ class Adder:
                 failures.append(detail_of(obj, error))
                 continue
             try:
-                candidates.append(_Candidate(obj, self._item(topic, user, obj, definitions)))
+                candidates.append(_Candidate(obj, self._item(topic, user, obj, markings)))
             except (DecodeError, LabelError, _Refused) as exc:
                 failures.append(detail_of(obj, str(exc)))
         if not candidates:

@@ -254,34 +254,3 @@ def test_a_relay_path_that_does_not_end_at_the_sender_is_refused(usa: Receiver) 
     document = envelope(usa.jpn, "UNCLASSIFIED", ("cyber",))
     response, _ = push(usa, usa.kor, [{"envelope": document, "path": ["jpn-1"]}])
     assert [r["id"] for r in response.json()["refused"]] == [document["id"]]
-
-
-@pytest.mark.parametrize(
-    ("supersedes", "text"),
-    [
-        (None, "plain"),
-        ("01890a5d-ac96-774b-bcce-b302099a8057", 'tricky ,"supersedes":"x" inside'),
-        (None, 'ünïcode ✓ and "quotes"'),
-    ],
-)
-def test_the_stored_text_built_from_signing_bytes_is_the_canonical_document(
-    supersedes: str | None, text: str
-) -> None:
-    from trilat.core.items import signing_bytes
-    from trilat.federation.service import _stored_text
-    from trilat.store.records import document_text
-
-    sealed = seal(
-        Item(
-            "report",
-            parse_label("SECRET//REL TO USA, JPN", owner="JPN"),
-            ("dprk.missile",),
-            {"text": text, "nested": {"supersedes": text}},
-            recipients=("USA",),
-            supersedes=supersedes,
-        ),
-        originator=Originator("jpn-1", "JPN"),
-        private_key=generate_private_key(),
-        at=datetime.now(UTC),
-    )
-    assert _stored_text(sealed, signing_bytes(sealed)) == document_text(sealed)

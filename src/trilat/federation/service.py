@@ -142,19 +142,6 @@ def consent_of(envelope: Envelope) -> Consent | None:
         return None
 
 
-def _stored_text(envelope: Envelope, signed: bytes) -> str:
-    """The canonical document text of *envelope* from its signing bytes.
-
-    RFC 8785 orders members by name, so ``sig`` sits between ``refs`` and ``supersedes``;
-    the last ``,"supersedes":`` is the top-level member (only ``topics`` follows it).
-    """
-    at = signed.rfind(b',"supersedes":')
-    if at < 0:
-        return document_text(envelope)
-    sig = base64.urlsafe_b64encode(envelope.sig).rstrip(b"=")
-    return (signed[:at] + b',"sig":"' + sig + b'"' + signed[at:]).decode("utf-8")
-
-
 def _summary(decision: Decision) -> str:
     reason = decision.reasons[0] if decision.reasons else decision.rule
     return f"{decision.decision}: {reason}"[:300]
@@ -911,7 +898,7 @@ class Federation:
                     refuse(envelope.id, _summary(decision), f"policy:{decision.rule}")
                     continue
                 evidence_kept.update({k: d for k, (_, d) in extra.items()})
-            text = _stored_text(envelope, signed)
+            text = document_text(envelope)  # spliced from the bytes just verified
             row = item_row(envelope, text)
             leaf = audit_entry(
                 "recall" if recall_of is not None else "accept",

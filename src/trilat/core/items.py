@@ -351,7 +351,7 @@ def _plain_json(value: Any) -> Any:
     """``_thaw(value)``, refusing what ``_check_json`` refuses (one walk for both)."""
     kind = type(value)
     if kind is str:
-        if _SURROGATE.search(value):
+        if not value.isascii() and _SURROGATE.search(value):  # ASCII: no surrogate
             raise _NotJson("lone surrogate in text")
         return value
     if kind is int and -_EXACT_INTEGER <= value <= _EXACT_INTEGER:
@@ -363,7 +363,7 @@ def _plain_json(value: Any) -> Any:
         for key, element in value.items():
             if type(key) is not str and not isinstance(key, str):
                 raise _NotJson(f"object key is {type(key).__name__}, not a string")
-            if _SURROGATE.search(key):
+            if not key.isascii() and _SURROGATE.search(key):
                 raise _NotJson("lone surrogate in an object key")
             try:
                 plain[key] = _plain_json(element)

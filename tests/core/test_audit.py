@@ -20,12 +20,14 @@ from trilat.core.audit import (
     VerifierKey,
     consistency_proof,
     cosign_checkpoint,
+    cosigner_key,
     decode_entry,
     encode_entry,
     format_checkpoint,
     format_verifier_key,
     inclusion_proof,
     leaf_hash,
+    merge_signatures,
     node_hash,
     parse_checkpoint,
     parse_verifier_key,
@@ -589,6 +591,26 @@ def test_peer_cosignature_verifies_and_tells_its_time() -> None:
     assert cosigned.startswith(note)
     assert verify_cosignature(cosigned, PEER) == AT.replace(microsecond=0)
     assert verify_checkpoint(cosigned, LOG) == CHECKPOINT  # the log signature still counts
+
+
+def test_cosignatures_returned_by_two_peers_merge_into_one_witnessed_note() -> None:
+    note = sign_checkpoint(CHECKPOINT, name=LOG.name, private_key=LOG_KEY)
+    other_key = _crypto.generate_private_key()
+    other = cosigner_key("kor-1.trilat.example/witness", _crypto.public_key_of(other_key))
+    by_peer = cosign_checkpoint(note, name=PEER.name, private_key=PEER_KEY, at=AT)
+    by_other = cosign_checkpoint(note, name=other.name, private_key=other_key, at=AT)
+    merged = merge_signatures(note, by_peer, by_other, by_peer)  # a repeat adds nothing
+    assert len(parse_checkpoint(merged).signatures) == 3
+    assert verify_checkpoint(merged, LOG) == CHECKPOINT
+    assert verify_cosignature(merged, PEER) == verify_cosignature(merged, other)
+    assert merge_signatures(merged, note) == merged
+    later = sign_checkpoint(
+        Checkpoint(CHECKPOINT.origin, CHECKPOINT.size + 1, EMPTY_ROOT),
+        name=LOG.name,
+        private_key=LOG_KEY,
+    )
+    with pytest.raises(DecodeError, match="another checkpoint"):
+        merge_signatures(note, later)
 
 
 def test_cosignature_time_is_utc_whatever_the_zone_given() -> None:

@@ -7,12 +7,17 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.store.test_store import naive_root, raw_sql
-from trilat.api.node import perfect_ranges
 from trilat.core import audit
 from trilat.core.audit import leaf_hash, verify_inclusion
 from trilat.core.errors import AuditError, StoreError
 from trilat.store import Store, open_store
-from trilat.store.auditlog import audit_entry, from_stored_subtrees, verify_log
+from trilat.store.auditlog import (
+    audit_entry,
+    from_stored_subtrees,
+    perfect_ranges,
+    root_at,
+    verify_log,
+)
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SIZES = (1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100)
@@ -77,6 +82,15 @@ def test_consistency_proofs_from_stored_subtrees_match_the_leaves_and_verify(
             )
     with pytest.raises(AuditError, match="not stored"):  # beyond the log: never made up
         from_stored_subtrees(store, lambda h: audit.consistency_proof(50, 200, h))
+
+
+def test_the_root_at_any_past_size_is_the_root_of_its_leaves(store: Store) -> None:
+    grow(store, 40)
+    hashes = leaf_hashes(store, 40)
+    for size in (1, 2, 3, 17, 32, 39, 40):
+        assert root_at(store, size) == naive_root(hashes[:size])
+    with pytest.raises(AuditError):
+        root_at(store, 41)
 
 
 def test_a_log_written_before_the_subtree_table_is_filled_in_on_upgrade(store_url: str) -> None:

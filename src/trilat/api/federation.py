@@ -3,9 +3,10 @@
 ``install_federation(app, node)`` builds the node's ``Federation`` and includes its router:
 ``POST /api/v1/federation/push`` (a signed batch from a peer), ``GET …/pull`` (catch-up by
 cursor), ``GET …/checkpoint`` (signed checkpoint plus consistency proof, for cosigning),
+``POST …/cosignature`` (a peer returns its cosignature of this node's checkpoint),
 ``GET …/card`` (this node's card, public) and ``GET …/status`` (admins: links, cursors,
-pending consents, cosigned checkpoints, fork alerts). Peer routes authenticate the sending
-node's request signature, never a bearer token. ``federation_running(app)`` is the
+pending consents, cosigned checkpoints, this node's witnessed checkpoint, fork alerts).
+Peer routes authenticate the sending node's request signature, never a bearer token. ``federation_running(app)`` is the
 lifespan hook that starts and stops the outbound links with the server.
 """
 
@@ -24,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from trilat.api.auth import same_hash, token_hash
 from trilat.api.node import Node
 from trilat.api.problems import Problem
-from trilat.core.errors import DecodeError
+from trilat.core.errors import AuditError, DecodeError, SignatureError
 from trilat.core.items import Envelope
 from trilat.federation.auth import RequestRefused, SenderKey
 from trilat.federation.cards import card_document
@@ -140,6 +141,16 @@ def _router(node: Node, federation: Federation) -> APIRouter:
     ) -> JSONResponse:
         await peer(request, b"")
         return JSONResponse(await run_in_threadpool(federation.serve_checkpoint, since))
+
+    @router.post("/cosignature", summary="Receive a peer's cosignature of this node's checkpoint")
+    async def cosignature(request: Request) -> JSONResponse:
+        body = await read_body(request)
+        sender, _ = await peer(request, body)
+        try:
+            stored = await run_in_threadpool(federation.receive_cosignature, sender, body)
+        except (DecodeError, AuditError, SignatureError) as exc:
+            raise Problem(422, "cosignature-invalid", str(exc)[:300]) from None
+        return JSONResponse({"stored": stored})
 
     @router.get("/card", summary="This node's card (public)")
     def card(request: Request) -> JSONResponse:

@@ -47,7 +47,7 @@ from trilat.core.labels import (
 from trilat.core.policy import REQUIRES_AUDIT_VIEW, Consent, Decision, Policy
 from trilat.kinds import parse_body
 from trilat.store import AuditEntry, ItemFilter, ItemRow, Store, StoredCheckpoint, StoredItem, User
-from trilat.store.auditlog import audit_entry, from_stored_subtrees
+from trilat.store.auditlog import audit_entry, from_stored_subtrees, perfect_ranges
 from trilat.store.records import document_text, item_row
 
 _log = logging.getLogger(__name__)
@@ -612,17 +612,6 @@ class Node:
             "root": _b64(root),
             "proof": [_b64(h) for h in proof],
         }
-
-
-def perfect_ranges(size: int) -> list[tuple[int, int]]:
-    """The perfect subtrees that make up a log of *size* leaves, largest (leftmost) first."""
-    ranges: list[tuple[int, int]] = []
-    start = 0
-    for height in range(size.bit_length() - 1, -1, -1):
-        if size >> height & 1:
-            ranges.append((start, start + (1 << height)))
-            start += 1 << height
-    return ranges
 
 
 def _b64(data: bytes) -> str:

@@ -508,13 +508,31 @@ def audit_verify(node_dir: NodeDir, as_json: JsonOption = False) -> None:
 
 
 @audit_app.command("checkpoint")
-def audit_checkpoint(node_dir: NodeDir) -> None:
-    """Sign and print a checkpoint of the audit log as it stands."""
+def audit_checkpoint(
+    node_dir: NodeDir,
+    cosigned: Annotated[
+        bool,
+        typer.Option(
+            "--witnessed", help="The newest checkpoint partners cosigned, with their cosignatures."
+        ),
+    ] = False,
+) -> None:
+    """Sign and print a checkpoint of the audit log as it stands (or, with --witnessed, the
+    newest one partner nodes have cosigned and returned)."""
     from trilat.api.app import build_node
+    from trilat.federation.service import witnessed
+    from trilat.store.federation import FederationTables
 
     node = build_node(_settings(node_dir))
     try:
-        sys.stdout.write(node.checkpoint())
+        if not cosigned:
+            sys.stdout.write(node.checkpoint())
+            return
+        found = witnessed(FederationTables(node.store))
+        if found is None:
+            raise fail("no partner has returned a cosignature of this node's checkpoints yet", 1)
+        sys.stdout.write(found["checkpoint"])
+        stderr.print(f"size {found['size']}, cosigned by {', '.join(found['cosigners'])}")
     finally:
         node.store.close()
 

@@ -50,12 +50,14 @@ __all__ = [
     "VerifierKey",
     "consistency_proof",
     "cosign_checkpoint",
+    "cosigner_key",
     "decode_entry",
     "encode_entry",
     "format_checkpoint",
     "format_verifier_key",
     "inclusion_proof",
     "leaf_hash",
+    "merge_signatures",
     "node_hash",
     "parse_checkpoint",
     "parse_verifier_key",
@@ -723,6 +725,33 @@ def cosign_checkpoint(note: str, *, name: str, private_key: bytes, at: datetime)
     signature = _crypto.sign(private_key, _cosigned_message(signed.text, timestamp))
     payload = timestamp.to_bytes(8, "big") + signature
     return note + _signature_line(name, key.key_id, payload)
+
+
+def cosigner_key(name: str, public_key: bytes) -> VerifierKey:
+    """The verifier of the cosignatures *name* makes with *public_key* (type 0x04)."""
+    return VerifierKey(name, public_key, _COSIGNATURE_V1)
+
+
+def merge_signatures(note: str, *others: str) -> str:
+    """*note* with every signature line of *others* that it does not carry yet, in order.
+
+    All must be notes over the same checkpoint text (DecodeError otherwise); no signature
+    is checked here: verify each before merging.
+    """
+    signed = parse_checkpoint(note)
+    have = set(signed.signatures)
+    lines = [_signature_line(s.name, s.key_id, s.signature) for s in signed.signatures]
+    for other in others:
+        parsed = parse_checkpoint(other)
+        if parsed.text != signed.text:
+            raise DecodeError("checkpoint: signatures of another checkpoint cannot be merged")
+        for signature in parsed.signatures:
+            if signature not in have:
+                have.add(signature)
+                lines.append(_signature_line(signature.name, signature.key_id, signature.signature))
+    if len(lines) > _MAX_SIGNATURES:
+        raise DecodeError(f"checkpoint: more than {_MAX_SIGNATURES} signature lines")
+    return signed.text + "\n" + "".join(lines)
 
 
 def verify_cosignature(note: str, key: VerifierKey) -> datetime:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from trilat.core import _crypto, audit
@@ -55,11 +55,17 @@ from trilat.core.errors import (
 from trilat.core.items import Envelope, envelope_from_document, signing_bytes, verify
 from trilat.core.labels import format_banner, parse_label
 from trilat.core.policy import Consent, Decision, Policy, Releasable, Subject
-from trilat.federation.auth import RequestRefused, SenderKey, check_request, sign_request
+from trilat.federation.auth import (
+    MAX_SKEW,
+    RequestRefused,
+    SenderKey,
+    check_request,
+    sign_request,
+)
 from trilat.federation.cards import NodeCard, key_id_of, make_card, pinned_tls
 from trilat.federation.transport import HttpTransport, Outbound, TlsRefused, Transport
 from trilat.store import AuditEntry, ItemFilter, Store, StoredItem
-from trilat.store.auditlog import audit_entry, from_stored_subtrees
+from trilat.store.auditlog import audit_entry, from_stored_subtrees, root_at
 from trilat.store.federation import (
     Alert,
     FederationTables,
@@ -102,6 +108,7 @@ class LinkStatus:
     last_error: str | None = None
     checkpoint_size: int | None = None
     checkpoint_seen: str | None = None
+    cosignature_returned: int | None = None  # size of its checkpoint we last cosigned for it
     tls_refused: int = 0  # requests not sent: TLS pin mismatch, missing pin, plain http
 
 
@@ -1034,24 +1041,62 @@ class Federation:
             _log.error("peer.checkpoint_mismatch peer=%s detail=%s", peer.node_id, detail)
             return
         status.checkpoint_size, status.checkpoint_seen = checkpoint.size, format_time(now)
-        if last is not None and checkpoint.size == last.size:
-            return
-        cosigned = audit.cosign_checkpoint(
-            text, name=f"trilat/{self.node_id}", private_key=self._private_key, at=now
-        )
-        self.tables.put_checkpoint(
-            PeerCheckpoint(
+        if last is None or checkpoint.size != last.size:
+            cosigned = audit.cosign_checkpoint(
+                text, name=f"trilat/{self.node_id}", private_key=self._private_key, at=now
+            )
+            last = PeerCheckpoint(
                 peer.node_id, checkpoint.size, checkpoint.root, cosigned, format_time(now)
-            ),
-            audit_entry(
-                "cosign",
-                at=self.clock.now(),
-                actor=self.node_id,
-                peer=peer.node_id,
-                size=checkpoint.size,
-                root=_b64(checkpoint.root),
-            ),
+            )
+            self.tables.put_checkpoint(
+                last,
+                audit_entry(
+                    "cosign",
+                    at=self.clock.now(),
+                    actor=self.node_id,
+                    peer=peer.node_id,
+                    size=checkpoint.size,
+                    root=_b64(checkpoint.root),
+                ),
+            )
+        if status.cosignature_returned != last.size:
+            # give the peer its cosignature, so that it can show its log witnessed; a peer
+            # that cannot take it yet is asked again at the next round, replication goes on
+            payload = json.dumps({"checkpoint": last.cosigned}).encode()
+            try:
+                self._post(peer, transport, f"{API}/cosignature", payload)
+            except PeerError as exc:
+                _log.warning("peer.cosignature_not_returned peer=%s error=%s", peer.node_id, exc)
+                return
+            status.cosignature_returned = last.size
+
+    def receive_cosignature(self, sender: SenderKey, body: bytes) -> bool:
+        """Keep a peer's cosignature of one of this node's checkpoints; False if it was
+        already kept. The note must carry this node's signature over a checkpoint of its
+        own log (same root at that size) and the sender's valid cosignature."""
+        try:
+            document = json.loads(body)
+            note = str(document["checkpoint"])
+        except (ValueError, TypeError, KeyError) as exc:
+            raise DecodeError("a cosignature is {'checkpoint': NOTE}") from exc
+        origin = f"trilat/{self.node_id}"
+        checkpoint = audit.verify_checkpoint(
+            note, audit.VerifierKey(origin, self.public_key), origin=origin
         )
+        if checkpoint.size > self.store.audit_size() or (
+            root_at(self.store, checkpoint.size) != checkpoint.root
+        ):
+            raise AuditError(f"checkpoint of size {checkpoint.size} is not this node's log")
+        at = audit.verify_cosignature(
+            note, audit.cosigner_key(f"trilat/{sender.node}", sender.public_key)
+        )
+        if at > self.wall.now() + timedelta(seconds=MAX_SKEW):
+            raise AuditError("the cosignature is dated in the future")
+        return self.tables.put_witnessed(checkpoint.size, sender.node, note, format_time(at))
+
+    def witnessed(self) -> dict[str, Any] | None:
+        """See :func:`witnessed`."""
+        return witnessed(self.tables)
 
     # ----- status -----------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -1091,8 +1136,26 @@ class Federation:
             "head": head,
             "received": self.tables.received_count(),
             "peers": peers,
+            "witnessed": self.witnessed(),
             "alerts": [
                 {"peer": a.peer, "at": a.at, "kind": a.kind, "detail": a.detail}
                 for a in self.tables.alerts()
             ],
         }
+
+
+def witnessed(tables: FederationTables) -> dict[str, Any] | None:
+    """A node's checkpoints as its peers cosigned them: the latest from each peer, and the
+    newest of those as one note with every cosignature returned for it; None before any
+    came back."""
+    found = tables.witnessed()
+    if not found:
+        return None
+    newest = max(size for _, size, _, _ in found)
+    notes = [note for _, size, note, _ in found if size == newest]
+    return {
+        "size": newest,
+        "cosigners": [peer for peer, size, _, _ in found if size == newest],
+        "checkpoint": audit.merge_signatures(notes[0], *notes[1:]),
+        "peers": [{"peer": peer, "size": size, "cosigned": at} for peer, size, _, at in found],
+    }

@@ -226,6 +226,25 @@ def from_stored_subtrees(store: Store, compute: Callable[[audit.HashRange], T]) 
     return compute(lambda start, end: found[(start, end)])
 
 
+def perfect_ranges(size: int) -> list[tuple[int, int]]:
+    """The perfect subtrees that make up a log of *size* leaves, largest (leftmost) first."""
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    for height in range(size.bit_length() - 1, -1, -1):
+        if size >> height & 1:
+            ranges.append((start, start + (1 << height)))
+            start += 1 << height
+    return ranges
+
+
+def root_at(store: Store, size: int) -> bytes:
+    """The root of the node's audit log when it had *size* leaves (AuditError beyond it)."""
+    return from_stored_subtrees(
+        store,
+        lambda hashes: CompactRange(size, [hashes(a, b) for a, b in perfect_ranges(size)]).root(),
+    )
+
+
 def _check_subtrees(store: Store, expected: dict[tuple[int, int], bytes]) -> str | None:
     """Compare the stored interior hashes with those recomputed from the leaves (then
     forget them); the first disagreement as a sentence."""

@@ -1,4 +1,5 @@
-"""The SQL of federation: pinned peers, outbox cursors, pending items, received ids, nonces.
+"""The SQL of federation: pinned peers, outbox cursors, pending items, received ids, nonces,
+peers' checkpoints and the cosignatures peers returned of this node's own.
 
 Exactly once rests on two tables written in the same transaction as the data they guard:
 the receiver inserts an item, its ``accept`` leaf and its ``fed_received`` row together
@@ -318,6 +319,35 @@ class FederationTables:
                 ),
             )
             self.store._append_leaves(c, [audit])
+
+    def put_witnessed(self, size: int, peer: str, note: str, cosigned: str) -> bool:
+        """Keep *peer*'s cosignature of this node's checkpoint of *size* (*note* carries it;
+        *cosigned* is its time); False if it was already kept. The note proves itself, so it
+        takes no audit leaf (witnessing must not keep the log growing by itself)."""
+        with self.store._write() as c:
+            known = self.store._x(
+                c, "SELECT 1 FROM fed_witnessed WHERE size = ? AND peer = ?", (size, peer)
+            ).fetchone()
+            if known is not None:
+                return False
+            self.store._x(
+                c,
+                "INSERT INTO fed_witnessed (size, peer, note, cosigned, received) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (size, peer, note, cosigned, _now()),
+            )
+            return True
+
+    def witnessed(self) -> list[tuple[str, int, str, str]]:
+        """The latest cosignature each peer returned of this node's checkpoints: (peer,
+        size, note, cosigned time), by peer."""
+        rows = self.store._query(
+            "SELECT w.peer, w.size, w.note, w.cosigned FROM fed_witnessed w "
+            "JOIN (SELECT peer, MAX(size) AS size FROM fed_witnessed GROUP BY peer) m "
+            "ON w.peer = m.peer AND w.size = m.size ORDER BY w.peer",
+            (),
+        )
+        return [(r[0], int(r[1]), r[2], r[3]) for r in rows]
 
     def add_alert(self, alert: Alert, audit: AuditEntry | None = None) -> None:
         with self.store._write() as c:

@@ -182,6 +182,19 @@ WHERE kind = 'indicator' AND document IS NOT NULL AND {filled}
 with one index probe instead of holding a map of the collection in memory. Written with the
 item; existing items are filled in from their documents when it is applied."""
 
+_WITNESSED_V6: Final = """
+CREATE TABLE fed_witnessed (
+    size BIGINT NOT NULL,
+    peer TEXT NOT NULL,
+    note TEXT NOT NULL,
+    cosigned TEXT NOT NULL,
+    received TEXT NOT NULL,
+    PRIMARY KEY (size, peer)
+)
+"""
+"""Cosignatures of this node's own checkpoints (v6), as the peers that made them sent them
+back: the checkpoint note with the peer's cosignature line, verified before it is kept."""
+
 AUDIT_NODES_VERSION: Final = 4
 """The migration after which ``audit_nodes`` must be filled in from the existing leaves."""
 
@@ -195,6 +208,7 @@ SQLITE_MIGRATIONS: Final[tuple[str, ...]] = (
         stix_id="json_extract(document, '$.body.id')",
         filled="json_valid(document) AND json_type(document, '$.body.id') = 'text'",
     ),
+    _WITNESSED_V6,
 )
 
 POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
@@ -208,6 +222,7 @@ POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
         filled="strpos(document, '\\u0000') = 0 "
         "AND json_typeof((document::json) -> 'body' -> 'id') = 'string'",
     ),
+    _WITNESSED_V6,
 )
 
 MIGRATIONS_TABLE: Final = """

@@ -8,7 +8,6 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,15 +25,6 @@ from tests.federation.support import (
     random_items,
     wait_settled,
 )
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    started = Cluster.start(tmp_path)
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def check(cluster: Cluster, label: str) -> dict[str, int]:

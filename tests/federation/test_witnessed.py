@@ -7,12 +7,10 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from tests.federation.support import Cluster, wait_for
@@ -120,15 +118,6 @@ def test_a_cosignature_that_proves_nothing_about_this_log_is_refused(
         assert response.status_code == 422, (reason, response.text)
         assert reason in response.json()["detail"], response.json()
     assert _witnessed(usa) is None
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    started = Cluster.start(tmp_path)
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def test_three_nodes_get_their_checkpoints_cosigned_back_by_both_partners(

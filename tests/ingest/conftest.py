@@ -6,6 +6,7 @@ import functools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from pyais.encode import encode_dict
 from tests.api.conftest import NodeUnderTest, Served, make_node, serve_in_thread
 from trilat.api.app import create_app
 from trilat.api.ingest import install_ingest
+from trilat.core.clock import format_time
 from trilat.core.labels import Label, parse_label, roll_up
 from trilat.ingest.runner import IngestRunner
 from trilat.ingest.settings import IngestSettings
@@ -139,3 +141,21 @@ def static(mmsi: int, at: float, name: str, callsign: str, imo: int, ship_type: 
          "ship_type": ship_type, "ais_version": 0},
         at,
     )  # fmt: skip
+
+
+def track_item(uid: str, banner: str, lat: float = 37.5, lon: float = 124.5) -> dict[str, Any]:
+    """A ``track`` item to post, current and stale in ten minutes, callsign = uid upper-cased."""
+    now = datetime.now(UTC)
+    return {
+        "kind": "track",
+        "label": banner,
+        "topics": ["maritime.track"],
+        "body": {
+            "uid": uid,
+            "type": "a-h-S",
+            "point": {"lat": lat, "lon": lon},
+            "time": format_time(now),
+            "stale": format_time(now + timedelta(minutes=10)),
+            "callsign": uid.upper(),
+        },
+    }

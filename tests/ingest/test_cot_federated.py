@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,9 +14,9 @@ from typer.testing import CliRunner
 
 from tests.cot.conftest import TakClient, run
 from tests.federation.support import Server, free_port
+from tests.ingest.conftest import track_item
 from trilat.adapters.cot import decode_event
 from trilat.cli.app import app
-from trilat.core.clock import format_time
 
 
 def _cli(*args: str) -> str:
@@ -47,23 +46,6 @@ def _peer(holder: Path, other: Path, root: Path) -> None:
     card = root / f"card-{other.name}.json"
     card.write_text(_cli("peer", "export", str(other)), encoding="utf-8")
     _cli("peer", "add", str(holder), str(card))
-
-
-def _track(uid: str, banner: str) -> dict[str, object]:
-    now = datetime.now(UTC)
-    return {
-        "kind": "track",
-        "label": banner,
-        "topics": ["maritime.track"],
-        "body": {
-            "uid": uid,
-            "type": "a-h-S",
-            "point": {"lat": 37.24, "lon": 131.86},
-            "time": format_time(now),
-            "stale": format_time(now + timedelta(minutes=10)),
-            "callsign": uid.upper(),
-        },
-    }
 
 
 def _wait_listening(port: int, timeout: float = 30.0) -> None:
@@ -116,7 +98,9 @@ def test_a_track_from_a_partner_node_reaches_only_the_tak_users_cleared_for_it(
                     ("us-rel-secret", "SECRET//REL TO USA, JPN"),
                     ("us-open", "UNCLASSIFIED"),
                 ):
-                    response = client.post("/api/v1/items", json=_track(uid, banner))
+                    response = client.post(
+                        "/api/v1/items", json=track_item(uid, banner, 37.24, 131.86)
+                    )
                     assert response.status_code == 201, response.text
             to_kenji = [decode_event(e) for e in await kenji.receive_until(b'uid="us-open"')]
             to_taro = [decode_event(e) for e in await taro.receive_until(b'uid="us-open"')]

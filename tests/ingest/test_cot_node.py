@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.cot.conftest import TakClient, _issue, _name, _write, position, run, until
-from tests.ingest.conftest import IngestNode, label
+from tests.ingest.conftest import IngestNode, label, track_item
 from trilat.adapters.cot import decode_event
-from trilat.core.clock import format_time
 from trilat.ingest.settings import CotInput, IngestSettings
 
 LISTENER = "SECRET//REL TO USA, JPN, KOR"
@@ -39,23 +37,6 @@ def certificates(tmp_path: Path) -> Certificates:
         key, cert = _issue(name, ca_key, ca_cert.subject)
         users[name] = _write(tmp_path / name, key, cert)
     return Certificates(ca, _write(tmp_path / "server", server_key, server_cert), users)
-
-
-def _track(uid: str, banner: str) -> dict:
-    now = datetime.now(UTC)
-    return {
-        "kind": "track",
-        "label": banner,
-        "topics": ["maritime.track"],
-        "body": {
-            "uid": uid,
-            "type": "a-h-S",
-            "point": {"lat": 37.5, "lon": 124.5},
-            "time": format_time(now),
-            "stale": format_time(now + timedelta(minutes=10)),
-            "callsign": uid.upper(),
-        },
-    }
 
 
 @pytest.mark.filterwarnings("ignore:ssl.OP_NO_SSL:DeprecationWarning")  # pytak's TLS setup
@@ -101,7 +82,7 @@ def test_tak_clients_get_exactly_the_tracks_the_api_would_show_them(
         await until(lambda: len(bridge.server.clients) == 2, "two admitted clients")
         await asyncio.sleep(0)
         for uid, banner in (("noforn-1", "SECRET//NOFORN"), ("rel-1", "SECRET//REL TO USA, JPN")):
-            await asyncio.to_thread(node.post, "analyst", **_track(uid, banner))
+            await asyncio.to_thread(node.post, "analyst", **track_item(uid, banner))
         to_analyst = [decode_event(e) for e in await analyst.receive_until(b'uid="rel-1"')]
         to_kenji = [decode_event(e) for e in await kenji.receive_until(b'uid="rel-1"')]
         assert [e.uid for e in to_analyst] == ["noforn-1", "rel-1"]

@@ -85,8 +85,10 @@ class NodeCard:
         return key_id_of(self.public_key)
 
 
-def _signed_part(card: NodeCard) -> bytes:
-    signed: dict[str, Any] = {
+def _signed_members(card: NodeCard) -> dict[str, Any]:
+    """The members the card's signature covers (``tls_sha256`` absent, not null, when the
+    node serves no TLS: a card without it signs as before)."""
+    members: dict[str, Any] = {
         "type": CARD_TYPE,
         "nation": card.nation,
         "node": card.node,
@@ -96,9 +98,13 @@ def _signed_part(card: NodeCard) -> bytes:
         "issued": card.issued,
         "previous_key_id": card.previous_key_id,
     }
-    if card.tls_sha256 is not None:  # absent, not null: a card without it signs as before
-        signed["tls_sha256"] = card.tls_sha256
-    return canonical_json(signed)
+    if card.tls_sha256 is not None:
+        members["tls_sha256"] = card.tls_sha256
+    return members
+
+
+def _signed_part(card: NodeCard) -> bytes:
+    return canonical_json(_signed_members(card))
 
 
 def make_card(
@@ -137,21 +143,10 @@ def make_card(
 
 def card_document(card: NodeCard) -> dict[str, Any]:
     """The JSON form written by ``trilat peer export``."""
-    document: dict[str, Any] = {
-        "type": CARD_TYPE,
-        "nation": card.nation,
-        "node": card.node,
-        "url": card.url,
-        "public_key": _b64(card.public_key),
-        "key_id": card.key_id,
-        "issued": card.issued,
-        "previous_key_id": card.previous_key_id,
-        "signature": _b64(card.signature),
-    }
+    document = _signed_members(card)
+    document["signature"] = _b64(card.signature)
     if card.endorsement is not None:
         document["endorsement"] = _b64(card.endorsement)
-    if card.tls_sha256 is not None:
-        document["tls_sha256"] = card.tls_sha256
     return document
 
 

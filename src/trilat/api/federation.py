@@ -6,8 +6,9 @@ cursor), ``GET …/checkpoint`` (signed checkpoint plus consistency proof, for c
 ``POST …/cosignature`` (a peer returns its cosignature of this node's checkpoint),
 ``GET …/card`` (this node's card, public) and ``GET …/status`` (admins: links, cursors,
 pending consents, cosigned checkpoints, this node's witnessed checkpoint, fork alerts).
-Peer routes authenticate the sending node's request signature, never a bearer token. ``federation_running(app)`` is the
-lifespan hook that starts and stops the outbound links with the server.
+Peer routes authenticate the sending node's request signature, never a bearer token.
+``federation_running(app)`` is the lifespan hook that starts and stops the outbound links
+with the server.
 """
 
 from __future__ import annotations

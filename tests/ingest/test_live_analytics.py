@@ -84,12 +84,17 @@ def test_the_2015_transshipment_becomes_an_encounter_item_labelled_by_both_vesse
     assert encounter["topics"] == ["maritime.encounter"]
     assert {posted[ref][0] for ref in encounter["refs"]} == {TANKER, COLLIER}
 
-    derived = [
-        item
-        for kind in ("encounter", "loitering", "ais_gap")
-        for item in node.items("admin", kind=kind)
-    ]
-    assert {item["kind"] for item in derived} >= {"encounter", "loitering", "ais_gap"}
+    def derived_items() -> list[dict[str, Any]]:
+        found = [
+            item
+            for kind in ("encounter", "loitering", "ais_gap")
+            for item in node.items("admin", kind=kind)
+        ]
+        kinds = {item["kind"] for item in found}
+        return found if kinds >= {"encounter", "loitering", "ais_gap"} else []
+
+    # the engines' items are committed in batches of their own: wait for every kind
+    derived = node.wait_for(derived_items, "loitering and gap items beside the encounter")
     for item in derived:
         vessels = item["body"].get("vessels") or [item["body"]["mmsi"]]
         assert at_least_as_restrictive(item["label"], [LABELS[m] for m in vessels]), item

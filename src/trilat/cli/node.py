@@ -299,8 +299,17 @@ def serve(
     # the TAXII page latency outliers).
     gc.collect()
     gc.freeze()
-    print(f"listening on {url}", flush=True)
-    server = uvicorn.Server(config)
+
+    class Announcing(uvicorn.Server):
+        """Prints ``listening on URL`` once the node serves: its lifespan (federation links,
+        CoT and AIS listeners) has started, so whoever waits for the line may use them all."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if not self.should_exit:
+                print(f"listening on {url}", flush=True)
+
+    server = Announcing(config)
     try:
         server.run(sockets=[sock])
     finally:

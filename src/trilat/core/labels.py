@@ -534,14 +534,13 @@ def _parse_fast(text: str, owner: str | None, table: Mapping[str, frozenset[str]
             if name is not None:
                 controls.add(name)
             elif control.startswith("REL TO ") and rel_to is None:
-                codes = set()
-                for code in control[7:].split(","):
-                    code = code.strip(" ")
-                    if code not in _NATIONS and code not in table:
+                rel_to = frozenset([code.strip(" ") for code in control[7:].split(",")])
+                if rel_to <= _NATIONS:  # nations only, the usual case: nothing to expand
+                    if len(rel_to) < 2:
                         return None
-                    codes.add(code)
-                rel_to = frozenset(codes)
-                if len(_expand(rel_to, table)) < 2:
+                elif any(code not in _NATIONS and code not in table for code in rel_to):
+                    return None
+                elif len(_expand(rel_to, table)) < 2:
                     return None
             else:
                 return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import configparser
+import contextlib
 import datetime as dt
 import ipaddress
 import warnings
@@ -123,6 +124,10 @@ class TakClient:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.writer.close()
+        # a TLS stream closes its socket only after the close_notify exchange: wait for it,
+        # or the loop may end first and leave the socket open
+        with contextlib.suppress(OSError, TimeoutError):
+            await asyncio.wait_for(self.writer.wait_closed(), STEP)
 
 
 async def raw_connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -654,31 +654,7 @@ class CotStreamDecoder:
         stale = cache.get(text) if text is not None else None
         if stale is None:
             stale = self._time(text, "stale")
-        if not self._rare:
-            event = CotEvent(
-                uid,
-                cot_type,
-                get("how", ""),
-                time,
-                start,
-                stale,
-                lat,
-                lon,
-                hae,
-                ce,
-                le,
-                frame,
-                get("access"),
-                None,
-                self._callsign,
-                (),
-                (),
-                (),
-                None,
-                self._detail_close,
-            )
-            self.accepted += 1
-            return event
+        # an event without rare marks has them at their reset values: (), None or -1
         event = CotEvent(
             uid,
             cot_type,
